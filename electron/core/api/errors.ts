@@ -1,0 +1,62 @@
+/**
+ * The API's error vocabulary. Thrown by the core's services; each door (HTTP, IPC) turns it into
+ * `{"error":{"code","message","fields"?}}` with the status below.
+ */
+import type { z } from 'zod';
+
+export const ERROR_STATUS = {
+  bad_json: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  name_taken: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  validation_failed: 422,
+  internal: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorPayload {
+  error: { code: ErrorCode; message: string; fields?: Record<string, string> };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fields?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toJSON(): ErrorPayload {
+    return { error: { code: this.code, message: this.message, ...(this.fields ? { fields: this.fields } : {}) } };
+  }
+}
+
+export const notFound = (what: string) => new ApiError('not_found', `${what} was not found`);
+
+/** One message per field (the first problem), keyed by the field's path (`name`, `headers`, `devices.2`). */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const key = issue.path.length ? issue.path.map(String).join('.') : issue.code === 'unrecognized_keys' ? String(issue.keys[0]) : 'body';
+    fields[key] ??= issue.message;
+  }
+  return fields;
+}
+
+/** Validates `input` against `schema`, throwing 422 validation_failed with field messages. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ApiError('validation_failed', 'Some fields are not valid', fieldErrors(result.error));
+  return result.data;
+}

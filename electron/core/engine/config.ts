@@ -1,0 +1,144 @@
+/**
+ * The engine's options (API.md "serve options"): each from a command-line flag, else its
+ * environment variable, else the default. Bad values stop start-up with a message naming the option.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface EngineConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  adb: { host: string; port: number } | null;
+  appium: string[] | null;
+  usb: boolean;
+  usbmux: string | null;
+  /** Milliseconds: the first attempt's delay, then the wait before each retry. */
+  retrySchedule: number[];
+  demo: number;
+  adminToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface OptionSpec {
+  env: string;
+  fallback: () => string;
+}
+
+const OPTIONS = {
+  'data-dir': { env: 'LABHOOK_DATA_DIR', fallback: defaultDataDir },
+  host: { env: 'LABHOOK_HOST', fallback: () => '127.0.0.1' },
+  port: { env: 'LABHOOK_PORT', fallback: () => '7391' },
+  adb: { env: 'LABHOOK_ADB', fallback: () => '127.0.0.1:5037' },
+  appium: { env: 'LABHOOK_APPIUM', fallback: () => 'http://127.0.0.1:4723' },
+  usb: { env: 'LABHOOK_USB', fallback: () => 'on' },
+  usbmux: { env: 'LABHOOK_USBMUX', fallback: () => (process.platform === 'win32' ? 'off' : '/var/run/usbmuxd') },
+  'retry-schedule': { env: 'LABHOOK_RETRY_SCHEDULE', fallback: () => '0s,5s,5m,30m,2h,5h,10h,10h' },
+  demo: { env: 'LABHOOK_DEMO', fallback: () => '0' },
+} satisfies Record<string, OptionSpec>;
+type OptionName = keyof typeof OPTIONS;
+
+export const USAGE = `Usage: npm run serve -- [options]
+  --data-dir DIR            data directory (LABHOOK_DATA_DIR; default ${defaultDataDir()})
+  --host ADDR               address to listen on (LABHOOK_HOST; default 127.0.0.1)
+  --port N                  port, 0 = any free port (LABHOOK_PORT; default 7391)
+  --adb HOST:PORT|off       adb server (LABHOOK_ADB; default 127.0.0.1:5037)
+  --appium URL[,URL…]|off   Appium servers to watch for sessions (LABHOOK_APPIUM; default http://127.0.0.1:4723)
+  --usb on|off              watch the USB bus (LABHOOK_USB; default on)
+  --usbmux PATH|off         usbmuxd socket for iOS devices (LABHOOK_USBMUX; default /var/run/usbmuxd)
+  --retry-schedule LIST     delivery attempts (LABHOOK_RETRY_SCHEDULE; default 0s,5s,5m,30m,2h,5h,10h,10h)
+  --demo N                  add N simulated phones (LABHOOK_DEMO; default 0)
+  LABHOOK_ADMIN_TOKEN       when set, accepted as an admin token`;
+
+/** The platform's per-user app data folder (Electron's `appData` + product name). */
+export function defaultDataDir(): string {
+  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Labhook');
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'Labhook');
+  return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'Labhook');
+}
+
+/** Reads `--name value` / `--name=value` pairs; unknown flags are an error, `--help` is reported. */
+export function parseArgs(argv: readonly string[]): Partial<Record<OptionName, string>> | 'help' {
+  const values: Partial<Record<OptionName, string>> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return 'help';
+    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (!match || !(match[1]! in OPTIONS)) throw new ConfigError(`Unknown option ${arg}\n${USAGE}`);
+    const name = match[1] as OptionName;
+    const value = match[2] ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`Option --${name} needs a value`);
+    values[name] = value;
+  }
+  return values;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `0s,5s,5m,30m,2h` → milliseconds. */
+export function parseDurationList(text: string): number[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.length > 50) throw new ConfigError('--retry-schedule needs 1 to 50 durations, e.g. 0s,5s,5m');
+  return items.map((item) => {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(item);
+    if (!match) throw new ConfigError(`--retry-schedule: "${item}" is not a duration like 500ms, 5s, 5m, 2h or 1d`);
+    return Math.round(Number(match[1]) * UNITS[match[2]!]!);
+  });
+}
+
+export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  const args = parseArgs(argv);
+  if (args === 'help') throw new ConfigError(USAGE);
+  const value = (name: OptionName) => args[name] ?? (env[OPTIONS[name].env] || OPTIONS[name].fallback());
+  const off = (v: string) => v.trim().toLowerCase() === 'off';
+
+  const port = Number(value('port'));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0–65535, not "${value('port')}"`);
+
+  const adbText = value('adb');
+  let adb: EngineConfig['adb'] = null;
+  if (!off(adbText)) {
+    const match = /^(.+):(\d+)$/.exec(adbText.trim());
+    const adbPort = Number(match?.[2]);
+    if (!match || adbPort < 1 || adbPort > 65535) throw new ConfigError(`--adb must be HOST:PORT or off, not "${adbText}"`);
+    adb = { host: match[1]!.replace(/^\[|\]$/g, ''), port: adbPort };
+  }
+
+  const appiumText = value('appium');
+  let appium: string[] | null = null;
+  if (!off(appiumText)) {
+    appium = appiumText.split(',').map((u) => u.trim().replace(/\/+$/, ''));
+    for (const url of appium) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(url);
+      } catch {
+        // reported below
+      }
+      if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new ConfigError(`--appium must be http(s) URLs separated by commas, or off; "${url}" is not one`);
+    }
+  }
+
+  const usbText = value('usb').trim().toLowerCase();
+  if (usbText !== 'on' && usbText !== 'off') throw new ConfigError(`--usb must be on or off, not "${usbText}"`);
+
+  const usbmuxText = value('usbmux');
+  const demo = Number(value('demo'));
+  if (!Number.isInteger(demo) || demo < 0 || demo > 1000) throw new ConfigError(`--demo must be a number of phones from 0 to 1000, not "${value('demo')}"`);
+
+  return {
+    dataDir: value('data-dir'),
+    host: value('host'),
+    port,
+    adb,
+    appium,
+    usb: usbText === 'on',
+    usbmux: off(usbmuxText) ? null : usbmuxText,
+    retrySchedule: parseDurationList(value('retry-schedule')),
+    demo,
+    adminToken: env.LABHOOK_ADMIN_TOKEN || undefined,
+  };
+}

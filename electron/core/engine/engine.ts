@@ -1,0 +1,75 @@
+/**
+ * The engine: every service of the core, booted in order and shut down in reverse. Both doors
+ * (the HTTP server of `serve`, the IPC bridge of the window) take an Engine and nothing else.
+ */
+import { EventEmitter } from 'node:events';
+import { TokenService } from '../access/tokens.js';
+import type { ServerEvent } from '../api/contract.js';
+import { bootAll, type Service } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import { Database } from '../store/database.js';
+import { DirectoryLock } from '../store/lock.js';
+import { WebhookStore } from '../webhooks/store.js';
+import type { EngineConfig } from './config.js';
+import { Dispatcher } from './dispatcher.js';
+import { createHandlers } from './handlers.js';
+import { wireDelivery } from './wire-delivery.js';
+import { wireDevices } from './wire-devices.js';
+import { VERSION } from './version.js';
+
+export interface EngineEvents {
+  event: [ServerEvent];
+}
+
+export class Engine {
+  readonly events = new EventEmitter<EngineEvents>();
+  readonly version = VERSION;
+  private stop: (() => Promise<void>) | null = null;
+
+  private constructor(
+    readonly config: EngineConfig,
+    readonly dispatcher: Dispatcher,
+    readonly tokens: TokenService,
+    private readonly db: Database,
+  ) {
+    // Many browser tabs may listen to the event stream.
+    this.events.setMaxListeners(0);
+  }
+
+  /** The admin credential behind the `/?token=` link: LABHOOK_ADMIN_TOKEN when set, else the stored one. */
+  get signInToken(): string {
+    return this.config.adminToken ?? this.db.data.settings.signInToken;
+  }
+
+  static async start(config: EngineConfig, log: Logger): Promise<Engine> {
+    const lock = new DirectoryLock(config.dataDir);
+    const db = new Database(config.dataDir);
+    const tokens = new TokenService(db, config.adminToken);
+    const webhooks = new WebhookStore(db);
+    const publish = (event: ServerEvent) => engine.events.emit('event', event);
+
+    const deliveries = wireDelivery({ config, db, webhooks, log, version: VERSION, publish });
+    const devices = wireDevices({ config, db, log, publish, onChange: (change) => deliveries.enqueue(change) });
+
+    const dispatcher = new Dispatcher(
+      createHandlers({ version: VERSION, db, tokens, webhooks, devices: devices.directory, reservations: devices.reservations, deliveries: deliveries.desk, sources: devices.board }),
+    );
+    const engine = new Engine(config, dispatcher, tokens, db);
+
+    webhooks.on('removed', (id) => deliveries.desk.cancelWebhook(id));
+    webhooks.on('disabled', (webhook, reason) => {
+      log.warn(`webhook ${webhook.id} "${webhook.name}" was disabled: ${reason}`);
+      publish({ type: 'notice', data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` } });
+    });
+
+    const lockService: Service = { name: 'lock', boot: () => lock.acquire(), shutdown: () => lock.release() };
+    engine.stop = await bootAll([lockService, db, ...deliveries.services, ...devices.services]);
+    return engine;
+  }
+
+  async shutdown(): Promise<void> {
+    const stop = this.stop;
+    this.stop = null;
+    await stop?.();
+  }
+}

@@ -1,0 +1,72 @@
+/** Every operation of the contract, implemented once. Permission and input checks happened in the dispatcher. */
+import { TokenService } from '../access/tokens.js';
+import { notFound } from '../api/errors.js';
+import type { Database } from '../store/database.js';
+import { publicWebhook, type WebhookStore } from '../webhooks/store.js';
+import type { Handlers } from './dispatcher.js';
+import type { DeliveryDesk, DeviceDirectory, ReservationDesk, SourceBoard } from './parts.js';
+
+export interface HandlerDeps {
+  version: string;
+  db: Database;
+  tokens: TokenService;
+  webhooks: WebhookStore;
+  devices: DeviceDirectory;
+  reservations: ReservationDesk;
+  deliveries: DeliveryDesk;
+  sources: SourceBoard;
+}
+
+export function createHandlers(d: HandlerDeps): Handlers {
+  const device = (udid: string) => {
+    const found = d.devices.device(udid);
+    if (!found) throw notFound(`Device ${udid}`);
+    return found;
+  };
+
+  return {
+    health: async () => ({ status: 'ok', version: d.version }),
+    listSources: async () => ({ items: d.sources.sources() }),
+
+    listDevices: async () => ({ items: d.devices.devices() }),
+    getDevice: async ({ params }) => device(params.udid),
+    renameDevice: async ({ params, body }) => {
+      device(params.udid);
+      d.devices.rename(params.udid, body.name);
+      return device(params.udid);
+    },
+    reserveDevice: async ({ params, body }) => d.reservations.reserve(params.udid, body),
+    releaseDevice: async ({ params }) => {
+      if (!d.reservations.release(params.udid, params.id)) throw notFound(`Session ${params.id} on device ${params.udid}`);
+    },
+
+    listWebhooks: async () => ({ items: d.webhooks.list().map(publicWebhook) }),
+    createWebhook: async ({ body }) => publicWebhook(await d.webhooks.create(body)),
+    getWebhook: async ({ params }) => publicWebhook(d.webhooks.require(params.id)),
+    updateWebhook: async ({ params, body }) => publicWebhook(await d.webhooks.update(params.id, body)),
+    deleteWebhook: async ({ params }) => {
+      await d.webhooks.remove(params.id);
+    },
+    testWebhook: async ({ params, body }) => d.deliveries.test(d.webhooks.require(params.id), body.event),
+    rotateSecret: async ({ params }) => publicWebhook(await d.webhooks.rotateSecret(params.id)),
+
+    listDeliveries: async ({ query }) => d.deliveries.list(query),
+    getDelivery: async ({ params }) => (await d.deliveries.get(params.id)) ?? Promise.reject(notFound(`Delivery ${params.id}`)),
+    redeliver: async ({ params }) => (await d.deliveries.redeliver(params.id)) ?? Promise.reject(notFound(`Delivery ${params.id}`)),
+
+    getOrg: async () => ({ ...d.db.data.org }),
+    updateOrg: async ({ body }) => {
+      await d.db.update((data) => {
+        if (body.id !== undefined) data.org.id = body.id;
+        if (body.name !== undefined) data.org.name = body.name;
+      });
+      return { ...d.db.data.org };
+    },
+
+    listTokens: async () => ({ items: d.tokens.list() }),
+    createToken: async ({ body }) => d.tokens.create(body.name, body.role),
+    deleteToken: async ({ params }) => {
+      if (!(await d.tokens.remove(params.id))) throw notFound(`Token ${params.id}`);
+    },
+  };
+}

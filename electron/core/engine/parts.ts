@@ -1,0 +1,30 @@
+/**
+ * What the API handlers need from the engine's parts, as narrow interfaces so the handlers read
+ * as the contract and the parts stay replaceable.
+ */
+import type { Attempt, Delivery, DeliveryStatus, Device, Reservation, SourceInfo, WebhookEvent } from '../api/schemas.js';
+import type { StoredWebhook } from '../webhooks/model.js';
+
+export interface DeviceDirectory {
+  devices(): Device[];
+  device(udid: string): Device | undefined;
+  rename(udid: string, name: string | null): void;
+}
+
+export interface ReservationDesk {
+  reserve(udid: string, options: { ttlSeconds?: number; label?: string }): Reservation;
+  /** False when there is no such reservation on that device. */
+  release(udid: string, id: string): boolean;
+}
+
+export interface DeliveryDesk {
+  list(query: { webhookId?: number; udid?: string; status?: DeliveryStatus; limit: number; cursor?: string }): Promise<{ items: Delivery[]; next: string | null }>;
+  get(id: string): Promise<Delivery | undefined>;
+  redeliver(id: string): Promise<Delivery | undefined>;
+  test(webhook: StoredWebhook, event: WebhookEvent): Promise<Attempt>;
+  cancelWebhook(id: number): void;
+}
+
+export interface SourceBoard {
+  sources(): SourceInfo[];
+}

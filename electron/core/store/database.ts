@@ -1,0 +1,82 @@
+/**
+ * `db.json`: org, webhooks, tokens, devices, reservations and settings, through lowdb.
+ * Writes are serialized and coalesced: many changes in one tick cost one atomic file write.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Low } from 'lowdb';
+import type { Service } from '../lifecycle.js';
+import { DbSchema, type DbData } from './db-schema.js';
+import { AtomicJsonFile, DataFileError } from './json-file.js';
+
+export function emptyDb(): DbData {
+  return {
+    schemaVersion: 1,
+    org: { id: 1, name: 'My lab' },
+    nextWebhookId: 1,
+    webhooks: [],
+    tokens: [],
+    devices: [],
+    reservations: [],
+    settings: { signInToken: randomBytes(32).toString('base64url') },
+  };
+}
+
+export class Database implements Service {
+  readonly name = 'database';
+  readonly path: string;
+  private readonly low: Low<DbData>;
+  private writing: Promise<void> = Promise.resolve();
+  private dirty = false;
+  private scheduled: Promise<void> | null = null;
+
+  constructor(readonly dataDir: string) {
+    this.path = join(dataDir, 'db.json');
+    this.low = new Low(new AtomicJsonFile<DbData>(this.path), emptyDb());
+  }
+
+  get data(): DbData {
+    return this.low.data;
+  }
+
+  async boot(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true });
+    const raw = await this.low.adapter.read();
+    if (raw === null) {
+      this.low.data = emptyDb();
+      await this.low.write();
+      return;
+    }
+    const parsed = DbSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const where = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+      throw new DataFileError(`${this.path} does not match Labhook's format at ${where}: ${issue.message}. Labhook left it untouched; fix or move it, then start again.`);
+    }
+    this.low.data = parsed.data;
+  }
+
+  /** Applies `change` in memory now and persists it; resolves once it is on disk. */
+  update(change: (data: DbData) => void): Promise<void> {
+    change(this.low.data);
+    return this.save();
+  }
+
+  /** Persists the current data; calls in the same tick share one write. */
+  save(): Promise<void> {
+    this.dirty = true;
+    this.scheduled ??= this.writing.then(() => {
+      this.scheduled = null;
+      if (!this.dirty) return;
+      this.dirty = false;
+      return this.low.write();
+    });
+    this.writing = this.scheduled.catch(() => undefined);
+    return this.scheduled;
+  }
+
+  async shutdown(): Promise<void> {
+    await this.writing;
+  }
+}

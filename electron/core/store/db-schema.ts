@@ -1,0 +1,65 @@
+/** The shape of `db.json`. Checked on every start: a file that does not match is refused, untouched. */
+import { z } from 'zod';
+import { DeviceStatus, Role, WebhookEvent } from '../api/schemas.js';
+
+const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not a date');
+
+export const StoredWebhookRecord = z.object({
+  id: z.number().int().positive(),
+  name: z.string(),
+  url: z.string(),
+  description: z.string(),
+  events: z.array(WebhookEvent),
+  enabled: z.boolean(),
+  devices: z.array(z.string()).nullable(),
+  headers: z.record(z.string(), z.string()),
+  secret: z.string().startsWith('whsec_'),
+  previousSecret: z.object({ secret: z.string().startsWith('whsec_'), expiresAt: isoTime }).nullable(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+export const TokenRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: Role,
+  /** sha256 of the token, hex. The token itself is shown once and never stored. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: isoTime,
+  lastUsedAt: isoTime.nullable(),
+});
+export type TokenRecord = z.infer<typeof TokenRecord>;
+
+export const DeviceRecord = z.object({
+  udid: z.string(),
+  name: z.string(),
+  nameOverride: z.string().nullable(),
+  platform: z.enum(['android', 'ios']),
+  status: DeviceStatus,
+  since: isoTime,
+  sequence: z.number().int().nonnegative(),
+  simulated: z.boolean(),
+});
+
+export const ReservationRecord = z.object({
+  id: z.string(),
+  udid: z.string(),
+  label: z.string(),
+  expiresAt: isoTime,
+});
+
+export const DbSchema = z.object({
+  schemaVersion: z.literal(1),
+  org: z.object({ id: z.number().int().nonnegative(), name: z.string() }),
+  /** Webhook ids are never reused, even after a delete. */
+  nextWebhookId: z.number().int().positive(),
+  webhooks: z.array(StoredWebhookRecord),
+  tokens: z.array(TokenRecord),
+  devices: z.array(DeviceRecord),
+  reservations: z.array(ReservationRecord),
+  settings: z.object({
+    /** The admin credential behind the `/?token=` sign-in link printed at start. */
+    signInToken: z.string().min(32),
+  }),
+});
+export type DbData = z.infer<typeof DbSchema>;

@@ -1,0 +1,115 @@
+/**
+ * The HTTP door: every operation of the contract as a route under /api/v1, the event stream,
+ * the OpenAPI document, and the web UI with its `/?token=` sign-in.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { operations, type Operation, type OperationName } from '../core/api/contract.js';
+import { ApiError, type ErrorCode } from '../core/api/errors.js';
+import type { Engine } from '../core/engine/engine.js';
+import type { Logger } from '../core/log.js';
+import { callerOf, sessionCookie } from './auth.js';
+import { streamEvents } from './event-stream.js';
+import { hostAllowed } from './host-check.js';
+import { openApiDocument } from './openapi.js';
+import { registerUi } from './ui.js';
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** Fastify's own request errors, in the API's vocabulary. */
+const FASTIFY_ERRORS: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: ['bad_json', 'The body is not valid JSON'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['bad_json', 'The body is empty; send a JSON object'],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', `The body is larger than ${BODY_LIMIT / 1024} KiB`],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'Send the body as application/json'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['bad_request', 'Content-Length does not match the body'],
+};
+
+export function buildServer(engine: Engine, log: Logger): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    // Prototype-poisoning keys are refused by the JSON parser (a 400 bad_json).
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    logger: false,
+  });
+
+  // Only JSON bodies: anything else (forms, text) is 415, which also keeps cross-site forms out.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!hostAllowed(request.headers.host, engine.config.host)) {
+      throw new ApiError('forbidden', `Host "${request.headers.host ?? ''}" is not the address this server is serving; use http://${engine.config.host === '0.0.0.0' ? 'this host\'s IP' : engine.config.host}/ or localhost`);
+    }
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    const known = error instanceof ApiError ? error : toApiError(error);
+    if (!known) {
+      log.error(`${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
+      return reply.code(500).send(new ApiError('internal', 'Something went wrong inside Labhook; the log has the details').toJSON());
+    }
+    return reply.code(known.status).send(known.toJSON());
+  });
+
+  for (const [name, op] of Object.entries(operations) as [OperationName, Operation][]) {
+    app.route({
+      method: op.method,
+      url: `/api/v1${op.path.replace(/\{(\w+)\}/g, ':$1')}`,
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        reply.header('cache-control', 'no-store');
+        const caller = op.permission ? callerOf(request, engine.tokens) : null;
+        const result = await engine.dispatcher.invoke(caller, name, {
+          params: request.params as Record<string, unknown>,
+          query: request.query as Record<string, unknown>,
+          body: request.body,
+        });
+        reply.code(op.status);
+        return op.status === 204 ? reply.send() : result;
+      },
+    });
+  }
+
+  const document = openApiDocument(engine.version);
+  app.get('/api/v1/openapi.json', async () => document);
+
+  app.get('/api/v1/events', async (request, reply) => {
+    const caller = callerOf(request, engine.tokens);
+    if (!caller) throw new ApiError('unauthorized', 'Sign in with an API token: Authorization: Bearer <token>');
+    streamEvents(request, reply, engine);
+  });
+
+  app.get('/signin', async (request, reply) => signIn(request, reply, engine));
+  registerUi(app, engine, (request, reply) => signIn(request, reply, engine));
+
+  app.setNotFoundHandler(async (request) => {
+    throw new ApiError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
+  });
+  return app;
+}
+
+/** `/?token=…`: a valid token becomes the HttpOnly session cookie, and the token leaves the address bar. */
+async function signIn(request: FastifyRequest, reply: FastifyReply, engine: Engine): Promise<FastifyReply> {
+  const token = (request.query as Record<string, unknown>).token;
+  if (typeof token !== 'string' || !engine.tokens.authenticate(token)) {
+    throw new ApiError('unauthorized', 'That sign-in link is not valid (any more); use the link Labhook printed when it started');
+  }
+  return reply
+    .header('set-cookie', sessionCookie(token, request.protocol === 'https'))
+    .header('cache-control', 'no-store')
+    .redirect('/', 303);
+}
+
+function toApiError(error: FastifyError): ApiError | null {
+  const mapped = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+  if (mapped) return new ApiError(mapped[0], mapped[1]);
+  // Prototype poisoning and other parser refusals.
+  if (error.statusCode === 400) return new ApiError('bad_json', error.message);
+  if (error.statusCode === 413) return new ApiError('payload_too_large', error.message);
+  if (error.statusCode === 415) return new ApiError('unsupported_media_type', error.message);
+  return null;
+}

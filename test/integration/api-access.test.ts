@@ -1,0 +1,145 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer, type ApiServer } from '../helpers/api-server.js';
+
+let server: ApiServer;
+const tokens: Record<'admin' | 'manager' | 'viewer', string> = { admin: '', manager: '', viewer: '' };
+
+beforeAll(async () => {
+  server = await startApiServer([], { LABHOOK_ADMIN_TOKEN: 'env-admin-token-for-tests' });
+  for (const role of ['admin', 'manager', 'viewer'] as const) {
+    const reply = await server.call('POST', '/api/v1/tokens', { body: { name: `${role} token`, role } });
+    expect(reply.status).toBe(201);
+    tokens[role] = reply.body.token;
+  }
+});
+afterAll(async () => server.close());
+
+/** Who may call each route, as API.md says: public, any role, org_setting.modify (admin, manager), admin. */
+const ROUTES: [method: string, path: string, needs: 'public' | 'any' | 'modify' | 'admin', body?: unknown][] = [
+  ['GET', '/api/v1/health', 'public'],
+  ['GET', '/api/v1/sources', 'any'],
+  ['GET', '/api/v1/devices', 'any'],
+  ['GET', '/api/v1/devices/none', 'any'],
+  ['POST', '/api/v1/devices/none/sessions', 'any', {}],
+  ['DELETE', '/api/v1/devices/none/sessions/none', 'any'],
+  ['GET', '/api/v1/webhooks', 'any'],
+  ['POST', '/api/v1/webhooks', 'modify', {}],
+  ['GET', '/api/v1/webhooks/1', 'any'],
+  ['PATCH', '/api/v1/webhooks/999', 'modify', {}],
+  ['DELETE', '/api/v1/webhooks/999', 'modify'],
+  ['POST', '/api/v1/webhooks/999/test', 'modify', {}],
+  ['POST', '/api/v1/webhooks/999/rotate-secret', 'modify'],
+  ['GET', '/api/v1/deliveries', 'any'],
+  ['GET', '/api/v1/deliveries/none', 'any'],
+  ['POST', '/api/v1/deliveries/none/redeliver', 'modify'],
+  ['GET', '/api/v1/events', 'any'],
+  ['GET', '/api/v1/org', 'any'],
+  ['PATCH', '/api/v1/org', 'admin', {}],
+  ['GET', '/api/v1/tokens', 'admin'],
+  ['POST', '/api/v1/tokens', 'admin', {}],
+  ['DELETE', '/api/v1/tokens/none', 'admin'],
+];
+
+const allowed = (needs: string, role: string | null) =>
+  needs === 'public' || (role !== null && (needs === 'any' || (needs === 'modify' && role !== 'viewer') || (needs === 'admin' && role === 'admin')));
+
+describe('every role against every route', () => {
+  for (const [method, path, needs, body] of ROUTES) {
+    for (const role of [null, 'viewer', 'manager', 'admin'] as const) {
+      it(`${role ?? 'no token'} ${method} ${path}`, async () => {
+        const token = role ? tokens[role] : null;
+        if (path === '/api/v1/events') {
+          const status = await eventStreamStatus(token);
+          expect(status).toBe(allowed(needs, role) ? 200 : 401);
+          return;
+        }
+        const reply = await server.call(method, path, { token, body });
+        if (allowed(needs, role)) {
+          expect([401, 403]).not.toContain(reply.status);
+        } else {
+          expect(reply.status).toBe(role ? 403 : 401);
+          expect(reply.body.error.code).toBe(role ? 'forbidden' : 'unauthorized');
+        }
+      });
+    }
+  }
+});
+
+function eventStreamStatus(token: string | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const url = new URL('/api/v1/events', server.base);
+    const req = httpRequest(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('tokens', () => {
+  it('are shown once and stored hashed', async () => {
+    const created = await server.call('POST', '/api/v1/tokens', { body: { name: 'ci', role: 'viewer' } });
+    expect(created.body).toEqual({ id: expect.any(String), name: 'ci', role: 'viewer', token: expect.stringMatching(/^lh_/) });
+    const list = await server.call('GET', '/api/v1/tokens');
+    const listed = list.body.items.find((t: { id: string }) => t.id === created.body.id);
+    expect(listed).toEqual({ id: created.body.id, name: 'ci', role: 'viewer', createdAt: expect.any(String), lastUsedAt: null });
+    const { readFile } = await import('node:fs/promises');
+    const file = await readFile(`${server.dataDir}/db.json`, 'utf8');
+    expect(file).not.toContain(created.body.token);
+  });
+  it('work until deleted', async () => {
+    const created = await server.call('POST', '/api/v1/tokens', { body: { name: 'short-lived', role: 'manager' } });
+    expect((await server.call('GET', '/api/v1/webhooks', { token: created.body.token })).status).toBe(200);
+    expect((await server.call('DELETE', `/api/v1/tokens/${created.body.id}`)).status).toBe(204);
+    expect((await server.call('GET', '/api/v1/webhooks', { token: created.body.token })).status).toBe(401);
+    expect((await server.call('DELETE', `/api/v1/tokens/${created.body.id}`)).status).toBe(404);
+  });
+  it('validate name and role', async () => {
+    const reply = await server.call('POST', '/api/v1/tokens', { body: { name: '', role: 'owner' } });
+    expect(reply.status).toBe(422);
+    expect(reply.body.error.fields).toEqual({ name: 'Token name is required', role: 'Role must be admin, manager or viewer' });
+  });
+  it('LABHOOK_ADMIN_TOKEN is an admin token', async () => {
+    expect((await server.call('GET', '/api/v1/tokens', { token: 'env-admin-token-for-tests' })).status).toBe(200);
+    expect((await server.call('GET', '/api/v1/tokens', { token: 'env-admin-token-for-tests-' })).status).toBe(401);
+  });
+});
+
+describe('sign-in link and Host check', () => {
+  it('the printed link sets an HttpOnly SameSite=Strict cookie and leaves the address bar', async () => {
+    expect(server.served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    const link = new URL(server.served.url);
+    const reply = await server.call('GET', `/${link.search}`, { token: null });
+    expect(reply.status).toBe(303);
+    expect(reply.headers.location).toBe('/');
+    const cookie = String(reply.headers['set-cookie']);
+    expect(cookie).toMatch(/^labhook_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    const session = cookie.split(';')[0]!;
+    const withCookie = await server.call('GET', '/api/v1/webhooks', { token: null, headers: { cookie: session } });
+    expect(withCookie.status).toBe(200);
+    expect((await server.call('GET', '/?token=wrong', { token: null })).status).toBe(401);
+    expect((await server.call('GET', '/api/v1/webhooks', { token: null, headers: { cookie: 'labhook_session=wrong' } })).status).toBe(401);
+  });
+
+  it('refuses requests for other host names', async () => {
+    const port = new URL(server.base).port;
+    for (const [host, ok] of [[`127.0.0.1:${port}`, true], [`localhost:${port}`, true], ['localhost', true], [`evil.example:${port}`, false], [`127.0.0.1.nip.io:${port}`, false], [`192.168.1.9:${port}`, false]] as const) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/health', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status, host).toBe(ok ? 200 : 403);
+    }
+  });
+
+  it('sends no CORS headers', async () => {
+    const reply = await server.call('GET', '/api/v1/webhooks', { headers: { origin: 'http://evil.example' } });
+    expect(reply.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});

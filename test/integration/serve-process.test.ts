@@ -1,0 +1,126 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const running: ServeProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function dataDir(): Promise<string> {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  return dir.path;
+}
+async function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const served = await startServeProcess(args, env);
+  running.push(served);
+  return served;
+}
+async function api(served: ServeProcess, method: string, path: string, body?: unknown) {
+  const response = await request(`${served.base}/api/v1${path}`, {
+    method: method as 'GET',
+    headers: { authorization: `Bearer ${served.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
+}
+
+describe('serve as a process', () => {
+  it('prints one listening line with the bound port and a sign-in token', async () => {
+    const served = await start(['--data-dir', await dataDir()]);
+    expect(served.output()).toMatch(/^Labhook listening on http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}\n$/);
+    expect(new URL(served.url).port).not.toBe('0');
+  });
+
+  it('keeps webhooks, tokens and the org across a restart, and stops cleanly on SIGTERM and SIGINT', async () => {
+    const dir = await dataDir();
+    const first = await start(['--data-dir', dir]);
+    const created = await api(first, 'POST', '/webhooks', { name: 'persisted', url: 'http://127.0.0.1:9/', events: ['offline', 'online'] });
+    const token = await api(first, 'POST', '/tokens', { name: 'ci', role: 'viewer' });
+    await api(first, 'PATCH', '/org', { id: 7 });
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    await expect(readFile(join(dir, 'labhook.lock'))).rejects.toThrow();
+
+    const second = await start(['--data-dir', dir]);
+    expect(second.token).toBe(first.token);
+    expect((await api(second, 'GET', `/webhooks/${created.body.id}`)).body).toEqual(created.body);
+    expect((await api(second, 'GET', '/org')).body.id).toBe(7);
+    const viewer = await request(`${second.base}/api/v1/webhooks`, { headers: { authorization: `Bearer ${token.body.token}` } });
+    await viewer.body.dump();
+    expect(viewer.statusCode).toBe(200);
+    expect(await second.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+
+  it('holds a lock with its PID; a second instance on the same directory exits non-zero and says why', async () => {
+    const dir = await dataDir();
+    const first = await start(['--data-dir', dir]);
+    expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(first.child.pid));
+    const second = await runCli(['--data-dir', dir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off']);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain(`Another Labhook (PID ${first.child.pid}) is already using ${dir}`);
+    // The refused instance must not have taken or removed the lock.
+    expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(first.child.pid));
+  });
+
+  it('takes over the lock of a process that died', async () => {
+    const dir = await dataDir();
+    const first = await start(['--data-dir', dir]);
+    await first.stop('SIGKILL');
+    expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(first.child.pid));
+    const second = await start(['--data-dir', dir]);
+    expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(second.child.pid));
+  });
+
+  it('refuses a db.json that does not parse, naming the file, and leaves it byte for byte', async () => {
+    const dir = await dataDir();
+    const broken = '{"schemaVersion":1,"org":{"id":1,"name":"x"},"webhooks":[{"id":1,';
+    await writeFile(join(dir, 'db.json'), broken);
+    const result = await runCli(['--data-dir', dir, '--port', '0']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(dir, 'db.json')} is not valid JSON`);
+    expect(await readFile(join(dir, 'db.json'), 'utf8')).toBe(broken);
+  });
+
+  it('refuses a db.json that does not match the schema, naming the field, and leaves it untouched', async () => {
+    const dir = await dataDir();
+    const first = await start(['--data-dir', dir]);
+    await api(first, 'POST', '/webhooks', { name: 'x', url: 'http://127.0.0.1:9/', events: ['offline'] });
+    await first.stop();
+    const data = JSON.parse(await readFile(join(dir, 'db.json'), 'utf8'));
+    data.webhooks[0].events = ['sometimes'];
+    const text = JSON.stringify(data);
+    await writeFile(join(dir, 'db.json'), text);
+    const result = await runCli(['--data-dir', dir, '--port', '0']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/db\.json does not match Labhook's format at webhooks\.0\.events\.0/);
+    expect(await readFile(join(dir, 'db.json'), 'utf8')).toBe(text);
+  });
+
+  it('reports bad options with the option name and exit code 2', async () => {
+    for (const [args, message] of [
+      [['--port', '70000'], '--port must be 0–65535'],
+      [['--adb', 'nowhere'], '--adb must be HOST:PORT or off'],
+      [['--retry-schedule', '5s,soon'], '"soon" is not a duration'],
+      [['--usb', 'maybe'], '--usb must be on or off'],
+      [['--bogus'], 'Unknown option --bogus'],
+    ] as const) {
+      const result = await runCli([...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+  });
+
+  it('takes its options from the environment too', async () => {
+    const dir = await dataDir();
+    const served = await start([], { LABHOOK_DATA_DIR: dir, LABHOOK_ADMIN_TOKEN: 'from-the-environment' });
+    expect(served.token).toBe('from-the-environment');
+    expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(served.child.pid));
+  });
+});
