@@ -124,3 +124,30 @@ describe('serve as a process', () => {
     expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(served.child.pid));
   });
 });
+
+describe('npm start without a window', () => {
+  it('says in one line why there is no window and serves instead', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const launch = fileURLToPath(new URL('../../out/electron/launch.js', import.meta.url));
+    const dir = await dataDir();
+    const env = { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' };
+    const child = spawn(process.execPath, [launch, '--data-dir', dir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off'], { env });
+    let output = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          output += d;
+          if (output.includes('Labhook listening on')) resolve();
+        });
+        child.on('exit', () => reject(new Error(`exited: ${output}`)));
+      });
+      const lines = output.trim().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^Labhook: no window because (no Electron runtime is installed|no display is available).*; serving the web UI instead\.$/);
+      expect(lines[1]).toMatch(/^Labhook listening on http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
