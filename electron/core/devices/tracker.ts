@@ -1,0 +1,417 @@
+/**
+ * The device status tracker: the one place that turns what the sources see into statuses and
+ * status changes. Sources report complete snapshots (presences, sessions); the tracker merges them
+ * per device, applies Kobiton's rules (status-rules.ts) and emits one `change` per real change, in
+ * order, synchronously within the report that caused it, so the delivery layer can enqueue in
+ * emission order.
+ *
+ * Start-up reconciliation: `initial` holds the statuses persisted at the last shutdown. Sources need
+ * a moment after boot before their first report (the adb server answers, usbmuxd lists), so a
+ * persisted device nobody has reported yet keeps its persisted status until reconciliation, which
+ * happens at the first of:
+ *  - every source named in `awaitSources` has reported its presences once;
+ *  - `settleMs` (3 s) after `boot()` (a source that cannot start never reports);
+ *  - the engine calls `reconcile()`.
+ * From then on every device's status is derived from the reports alone. A device a source does
+ * report before that is tracked normally, against its persisted status, with one exception: a device
+ * utilizing at shutdown stays utilizing until reconciliation even if it is reachable without a
+ * session, because the session sources (Appium's poll) may simply not have reported yet; letting it
+ * drop to online and back would fire a second `utilizing`.
+ *
+ * Wiring: list the tracker after the sources in the engine's boot order. Its `boot()` then starts
+ * the settle delay once the sources are up, and at shutdown it goes first: it flushes, and the
+ * reports that arrive while sources stop are ignored (stopping Labhook is not unplugging phones).
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { Device, Session } from '../api/schemas.js';
+import type { Service } from '../lifecycle.js';
+import { consoleLogger, type Logger } from '../log.js';
+import { displayName, type PersistedDevice } from './device-record.js';
+import type { DeviceSink, Platform, Presence, SessionClaim, SourceName, StatusChange } from './model.js';
+import { DEFAULT_GRACE_MS, deriveStatus, eventFor, isAttachedOnly } from './status-rules.js';
+import { looksLikeIosUdid, preferredUdid, udidKey } from './udid.js';
+
+export type { PersistedDevice } from './device-record.js';
+
+export const DEFAULT_SETTLE_MS = 3000;
+
+export interface DeviceTrackerOptions {
+  /** The devices persisted at the last shutdown. */
+  initial: readonly PersistedDevice[];
+  /** Receives the full device list after changes; calls are coalesced (one per event-loop turn). */
+  persist: (devices: PersistedDevice[]) => void;
+  /** How long a device may be on the USB bus alone before it is offline. */
+  graceMs?: number;
+  /** How long after `boot()` the tracker reconciles on its own if the engine has not called `reconcile()`. */
+  settleMs?: number;
+  /** Reconcile as soon as each of these sources (device or session sources) has reported once. */
+  awaitSources?: readonly SourceName[];
+  now?: () => number;
+  newId?: () => string;
+  log?: Logger;
+}
+
+export interface DeviceTrackerEvents {
+  change: [change: StatusChange];
+}
+
+interface Sighting {
+  source: SourceName;
+  presence: Presence;
+}
+
+interface Claim {
+  source: string;
+  claim: SessionClaim;
+}
+
+interface Entry {
+  /** Current facts; `status` is the last emitted (or persisted) one. */
+  record: PersistedDevice;
+  /** Listed and persisted: it was persisted before, or a change has been emitted for it. */
+  known: boolean;
+  /** A source has reported it present since boot (see reconciliation above). */
+  seen: boolean;
+  /** Its status is still the one persisted at the last shutdown. */
+  fromLastRun: boolean;
+  presences: Sighting[];
+  claims: Claim[];
+  /** When it became visible on the USB bus alone; null otherwise. */
+  attachedSince: number | null;
+  graceTimer: NodeJS.Timeout | null;
+}
+
+export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements DeviceSink, Service {
+  readonly name = 'tracker';
+
+  private readonly entries = new Map<string, Entry>();
+  private readonly presenceKeys = new Map<string, Set<string>>();
+  private readonly claimKeys = new Map<string, Set<string>>();
+  private readonly persistFn: (devices: PersistedDevice[]) => void;
+  private readonly graceMs: number;
+  private readonly settleMs: number;
+  private readonly now: () => number;
+  private readonly newId: () => string;
+  private readonly log: Logger;
+  private readonly awaiting: Set<string>;
+
+  private reconciled = false;
+  private closed = false;
+  private settleTimer: NodeJS.Timeout | null = null;
+  private persistPending: NodeJS.Immediate | null = null;
+  private dirty = false;
+  private readonly outgoing: StatusChange[] = [];
+  private emitting = false;
+
+  constructor(options: DeviceTrackerOptions) {
+    super();
+    this.persistFn = options.persist;
+    this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+    this.now = options.now ?? Date.now;
+    this.newId = options.newId ?? randomUUID;
+    this.log = options.log ?? consoleLogger;
+    this.awaiting = new Set(options.awaitSources ?? []);
+    for (const device of options.initial) {
+      const key = udidKey(device.udid);
+      const existing = this.entries.get(key);
+      // Two spellings of one iPhone may have been persisted by an older version: keep the newer.
+      if (existing && existing.record.sequence >= device.sequence) continue;
+      this.entries.set(key, this.newEntry({ ...device }, true));
+    }
+  }
+
+  async boot(): Promise<void> {
+    this.closed = false;
+    if (!this.reconciled && this.settleTimer === null) {
+      this.settleTimer = setTimeout(() => this.reconcile(), this.settleMs);
+      this.settleTimer.unref();
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    for (const entry of this.entries.values()) this.clearGrace(entry);
+    this.flush();
+  }
+
+  /**
+   * Derives every persisted device's status from the reports so far and emits what changed since
+   * the last run (online at shutdown and absent now: unplugged, once). Unchanged devices fire nothing.
+   */
+  reconcile(): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    if (this.closed) return;
+    this.reconciled = true;
+    for (const entry of [...this.entries.values()]) {
+      this.recompute(entry);
+      this.drain();
+    }
+    this.sweep();
+  }
+
+  get isReconciled(): boolean {
+    return this.reconciled;
+  }
+
+  reportPresences(source: SourceName, presences: readonly Presence[]): void {
+    if (this.closed) return;
+    const grouped = new Map<string, Presence[]>();
+    for (const presence of presences) {
+      if (!presence.udid) continue;
+      const key = udidKey(presence.udid);
+      const list = grouped.get(key);
+      if (list) list.push(presence);
+      else grouped.set(key, [presence]);
+    }
+    const touched = new Set([...(this.presenceKeys.get(source) ?? []), ...grouped.keys()]);
+    this.presenceKeys.set(source, new Set(grouped.keys()));
+    for (const key of touched) {
+      const fresh = grouped.get(key) ?? [];
+      const entry = this.entryFor(key, fresh[0]?.udid);
+      entry.presences = entry.presences.filter((s) => s.source !== source);
+      for (const presence of fresh) {
+        entry.presences.push({ source, presence: { ...presence } });
+        this.learn(entry, presence);
+      }
+      if (entry.presences.length > 0) entry.seen = true;
+    }
+    this.recomputeAll(touched);
+    this.reported(source);
+  }
+
+  reportSessions(source: string, sessions: readonly SessionClaim[]): void {
+    if (this.closed) return;
+    const grouped = new Map<string, SessionClaim[]>();
+    for (const claim of sessions) {
+      if (!claim.udid) continue;
+      const key = udidKey(claim.udid);
+      const list = grouped.get(key);
+      if (list) list.push(claim);
+      else grouped.set(key, [claim]);
+    }
+    const touched = new Set([...(this.claimKeys.get(source) ?? []), ...grouped.keys()]);
+    this.claimKeys.set(source, new Set(grouped.keys()));
+    for (const key of touched) {
+      const fresh = grouped.get(key) ?? [];
+      const entry = this.entryFor(key, fresh[0]?.udid);
+      entry.claims = entry.claims.filter((c) => c.source !== source).concat(fresh.map((claim) => ({ source, claim: { ...claim } })));
+    }
+    this.recomputeAll(touched);
+    this.reported(source);
+  }
+
+  private reported(source: string): void {
+    if (!this.reconciled && this.awaiting.delete(source) && this.awaiting.size === 0) this.reconcile();
+  }
+
+  /** Every device the tracker knows, in the API's shape. */
+  devices(): Device[] {
+    const list: Device[] = [];
+    for (const entry of this.entries.values()) if (entry.known) list.push(this.toDevice(entry));
+    return list.sort((a, b) => (a.udid < b.udid ? -1 : a.udid > b.udid ? 1 : 0));
+  }
+
+  /** One device by UDID (either spelling of an iPhone's), or undefined. */
+  device(udid: string): Device | undefined {
+    const entry = this.entries.get(udidKey(udid));
+    return entry?.known ? this.toDevice(entry) : undefined;
+  }
+
+  /** Sets (or with null, clears) the operator's name for a device. Undefined when the device is unknown. */
+  rename(udid: string, name: string | null): Device | undefined {
+    const entry = this.entries.get(udidKey(udid));
+    if (!entry?.known) return undefined;
+    const override = name?.trim() || null;
+    if (entry.record.nameOverride !== override) {
+      entry.record.nameOverride = override;
+      this.schedulePersist();
+    }
+    return this.toDevice(entry);
+  }
+
+  /** Hands the current list to `persist` now if anything changed since the last call. */
+  flush(): void {
+    if (this.persistPending) clearImmediate(this.persistPending);
+    this.persistPending = null;
+    if (!this.dirty) return;
+    this.dirty = false;
+    const snapshot: PersistedDevice[] = [];
+    for (const entry of this.entries.values()) if (entry.known) snapshot.push({ ...entry.record });
+    try {
+      this.persistFn(snapshot);
+    } catch (error) {
+      this.log.error(`tracker: could not persist device statuses: ${(error as Error).message}`);
+    }
+  }
+
+  private newEntry(record: PersistedDevice, known: boolean): Entry {
+    return { record, known, seen: false, fromLastRun: known, presences: [], claims: [], attachedSince: null, graceTimer: null };
+  }
+
+  private entryFor(key: string, udid: string | undefined): Entry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const id = udid ?? key;
+      entry = this.newEntry(
+        {
+          udid: id,
+          name: id,
+          nameOverride: null,
+          platform: looksLikeIosUdid(id) ? 'ios' : 'android',
+          status: 'unplugged',
+          since: new Date(this.now()).toISOString(),
+          sequence: 0,
+          simulated: false,
+        },
+        false,
+      );
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Takes the name, platform and spelling a source gives; the latest name wins. */
+  private learn(entry: Entry, presence: Presence): void {
+    const record = entry.record;
+    const udid = preferredUdid(record.udid, presence.udid);
+    const name = presence.name?.trim() || record.name;
+    const platform: Platform = presence.platform ?? record.platform;
+    const simulated = presence.simulated ?? record.simulated;
+    if (udid === record.udid && name === record.name && platform === record.platform && simulated === record.simulated) return;
+    Object.assign(record, { udid, name, platform, simulated });
+    if (entry.known) this.schedulePersist();
+  }
+
+  private recomputeAll(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      this.recompute(entry);
+      this.drain();
+    }
+    this.sweep();
+  }
+
+  private recompute(entry: Entry): void {
+    // Before reconciliation, a persisted device no source has reported keeps its persisted status.
+    if (!this.reconciled && !entry.seen) return;
+    const now = this.now();
+    const presences = entry.presences.map((s) => s.presence);
+    const attachedOnly = isAttachedOnly(presences);
+    if (!attachedOnly) entry.attachedSince = null;
+    else entry.attachedSince ??= now;
+    const record = entry.record;
+    let status = deriveStatus(presences, entry.claims, entry.attachedSince, now, this.graceMs, record.status);
+    if (!this.reconciled && entry.fromLastRun && record.status === 'utilizing' && status === 'online') status = 'utilizing';
+    if (attachedOnly && entry.attachedSince !== null && now - entry.attachedSince <= this.graceMs) {
+      this.armGrace(entry, entry.attachedSince + this.graceMs + 1 - now);
+    } else {
+      this.clearGrace(entry);
+    }
+    if (status === record.status) return;
+    const from = record.status;
+    const observedAt = new Date(now).toISOString();
+    record.status = status;
+    record.since = observedAt;
+    record.sequence += 1;
+    entry.known = true;
+    entry.fromLastRun = false;
+    this.schedulePersist();
+    this.outgoing.push({
+      id: this.newId(),
+      udid: record.udid,
+      name: displayName(record),
+      platform: record.platform,
+      from,
+      to: status,
+      event: eventFor(from, status),
+      sequence: record.sequence,
+      observedAt,
+      simulated: record.simulated,
+    });
+  }
+
+  /**
+   * Emits queued changes in order. A listener that reports back into the tracker only queues, so
+   * every listener sees one device's changes in the order they happened.
+   */
+  private drain(): void {
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      let change: StatusChange | undefined;
+      while ((change = this.outgoing.shift())) {
+        // Called one by one rather than through emit(): a failing listener must not keep the
+        // others from a change, nor break the source that reported, nor hold back later changes.
+        for (const listener of this.rawListeners('change')) {
+          try {
+            listener.call(this, change);
+          } catch (error) {
+            this.log.error(`tracker: a change listener failed on ${change.udid} ${change.from}→${change.to}: ${(error as Error).message}`);
+          }
+        }
+      }
+    } finally {
+      this.emitting = false;
+    }
+  }
+
+  private armGrace(entry: Entry, delayMs: number): void {
+    if (entry.graceTimer) return;
+    entry.graceTimer = setTimeout(() => {
+      entry.graceTimer = null;
+      if (this.closed || this.entries.get(udidKey(entry.record.udid)) !== entry) return;
+      this.recompute(entry);
+      this.drain();
+    }, Math.max(1, delayMs));
+    entry.graceTimer.unref();
+  }
+
+  private clearGrace(entry: Entry): void {
+    if (entry.graceTimer) clearTimeout(entry.graceTimer);
+    entry.graceTimer = null;
+  }
+
+  /** Forgets devices that were never listed and that no source sees any more. */
+  private sweep(): void {
+    for (const [key, entry] of this.entries) {
+      if (!entry.known && entry.presences.length === 0 && entry.claims.length === 0 && !entry.graceTimer) this.entries.delete(key);
+    }
+  }
+
+  private schedulePersist(): void {
+    this.dirty = true;
+    if (this.persistPending || this.closed) return;
+    // One write per event-loop turn: a burst of reports (a hub full of phones) becomes one call.
+    this.persistPending = setImmediate(() => {
+      this.persistPending = null;
+      this.flush();
+    });
+  }
+
+  private toDevice(entry: Entry): Device {
+    const record = entry.record;
+    const sessions: Session[] = entry.claims.map(({ source, claim }) => ({
+      id: claim.id,
+      udid: record.udid,
+      source,
+      label: claim.label,
+      expiresAt: claim.expiresAt,
+    }));
+    return {
+      udid: record.udid,
+      name: displayName(record),
+      platform: record.platform,
+      status: record.status,
+      since: record.since,
+      transports: [...new Set(entry.presences.map((s) => s.source))].sort(),
+      sessions,
+      simulated: record.simulated,
+    };
+  }
+}
