@@ -44,6 +44,18 @@ export class Engine {
   static async start(config: EngineConfig, log: Logger): Promise<Engine> {
     const lock = new DirectoryLock(config.dataDir);
     const db = new Database(config.dataDir);
+    const lockService: Service = { name: 'lock', boot: () => lock.acquire(), shutdown: () => lock.release() };
+    // The rest is built from what db.json holds, so the store comes up first.
+    const stopStore = await bootAll([lockService, db]);
+    try {
+      return await Engine.assemble(config, log, db, stopStore);
+    } catch (error) {
+      await stopStore();
+      throw error;
+    }
+  }
+
+  private static async assemble(config: EngineConfig, log: Logger, db: Database, stopStore: () => Promise<void>): Promise<Engine> {
     const tokens = new TokenService(db, config.adminToken);
     const webhooks = new WebhookStore(db);
     const publish = (event: ServerEvent) => engine.events.emit('event', event);
@@ -62,8 +74,11 @@ export class Engine {
       publish({ type: 'notice', data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` } });
     });
 
-    const lockService: Service = { name: 'lock', boot: () => lock.acquire(), shutdown: () => lock.release() };
-    engine.stop = await bootAll([lockService, db, ...deliveries.services, ...devices.services]);
+    const stopServices = await bootAll([...deliveries.services, ...devices.services]);
+    engine.stop = async () => {
+      await stopServices();
+      await stopStore();
+    };
     return engine;
   }
 

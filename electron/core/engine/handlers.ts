@@ -35,7 +35,7 @@ export function createHandlers(d: HandlerDeps): Handlers {
       d.devices.rename(params.udid, body.name);
       return device(params.udid);
     },
-    reserveDevice: async ({ params, body }) => d.reservations.reserve(params.udid, body),
+    reserveDevice: async ({ params, body }) => d.reservations.reserve(device(params.udid).udid, body),
     releaseDevice: async ({ params }) => {
       if (!d.reservations.release(params.udid, params.id)) throw notFound(`Session ${params.id} on device ${params.udid}`);
     },

@@ -1,7 +1,14 @@
-/** Builds the device sources, tracker and reservations for the Engine. */
+/** Builds the device side of the engine: the sources the options turn on, reporting to one tracker. */
 import type { ServerEvent } from '../api/contract.js';
-import { notFound } from '../api/errors.js';
-import type { StatusChange } from '../devices/model.js';
+import { SOURCE_NAMES, type SourceInfo } from '../api/schemas.js';
+import type { DeviceSink, DeviceSource, SourceName, StatusChange } from '../devices/model.js';
+import { AdbSource } from '../devices/sources/adb.js';
+import { AppiumSource } from '../devices/sources/appium.js';
+import { DemoSource } from '../devices/sources/demo.js';
+import { Reservations } from '../devices/sources/reservations.js';
+import { UsbSource } from '../devices/sources/usb.js';
+import { UsbmuxSource } from '../devices/sources/usbmux.js';
+import { DeviceTracker } from '../devices/tracker.js';
 import type { Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/database.js';
@@ -9,18 +16,73 @@ import type { EngineConfig } from './config.js';
 import type { DeviceDirectory, ReservationDesk, SourceBoard } from './parts.js';
 
 export interface DeviceWiring {
+  tracker: DeviceTracker;
   directory: DeviceDirectory;
   reservations: ReservationDesk;
   board: SourceBoard;
   services: Service[];
 }
 
-export function wireDevices(_: { config: EngineConfig; db: Database; log: Logger; publish: (event: ServerEvent) => void; onChange: (change: StatusChange) => void }): DeviceWiring {
-  // PLACEHOLDER until the tracker and sources are wired in.
+/** Why a source is off, in the words of the option that turned it off. */
+const OFF_DETAIL: Record<SourceName, string> = {
+  adb: 'turned off (--adb off)',
+  usb: 'turned off (--usb off)',
+  usbmux: 'turned off (--usbmux off)',
+  appium: 'turned off (--appium off)',
+  demo: 'no simulated phones (--demo 0)',
+};
+
+export function wireDevices(options: { config: EngineConfig; db: Database; log: Logger; publish: (event: ServerEvent) => void; onChange: (change: StatusChange) => void }): DeviceWiring {
+  const { config, db, log, publish, onChange } = options;
+  // Sources report to the tracker, which is built below once their list is known.
+  const sink: DeviceSink = { reportPresences: (...args) => tracker.reportPresences(...args), reportSessions: (...args) => tracker.reportSessions(...args) };
+  const reservations = new Reservations({
+    sink,
+    initial: db.data.reservations,
+    persist: (list) => {
+      db.data.reservations = list;
+      void db.save().catch((error: Error) => log.error(`could not save reservations: ${error.message}`));
+    },
+    log,
+  });
+
+  const sources: DeviceSource[] = [];
+  if (config.adb) sources.push(new AdbSource({ ...config.adb, sink, log }));
+  if (config.usb) sources.push(new UsbSource({ sink, log }));
+  if (config.usbmux) sources.push(new UsbmuxSource({ socketPath: config.usbmux, sink, log }));
+  if (config.appium) sources.push(new AppiumSource({ urls: config.appium, sink, log }));
+  if (config.demo > 0) sources.push(new DemoSource({ count: config.demo, sink, log }));
+
+  const tracker = new DeviceTracker({
+    initial: db.data.devices,
+    persist: (devices) => {
+      db.data.devices = devices;
+      void db.save().catch((error: Error) => log.error(`could not save devices: ${error.message}`));
+    },
+    // Start-up reconciliation waits for each enabled source's first report (or 3 s).
+    awaitSources: sources.map((s) => s.name),
+    log,
+  });
+  tracker.on('change', (change) => {
+    onChange(change);
+    const device = tracker.device(change.udid);
+    if (device) publish({ type: 'device', data: { device, from: change.from, event: change.event, sequence: change.sequence } });
+  });
+
+  const board: SourceBoard = {
+    sources: () =>
+      SOURCE_NAMES.map((name): SourceInfo => {
+        const source = sources.find((s) => s.name === name);
+        return source ? { name, ...source.status() } : { name, state: 'off', detail: OFF_DETAIL[name] };
+      }),
+  };
+
   return {
-    directory: { devices: () => [], device: () => undefined, rename: () => undefined },
-    reservations: { reserve: (udid) => { throw notFound(`Device ${udid}`); }, release: () => false },
-    board: { sources: () => [] },
-    services: [],
+    tracker,
+    directory: tracker,
+    reservations,
+    board,
+    // The tracker boots last, so its settle timer starts once the sources run; it stops first and saves.
+    services: [reservations, ...sources, tracker],
   };
 }
