@@ -8,8 +8,9 @@ export interface Logger {
   error(message: string): void;
 }
 
+/** Log lines go to stderr, so stdout carries only what scripts read (the listening line). */
 export const consoleLogger: Logger = {
-  info: (message) => console.log(`labhook: ${message}`),
+  info: (message) => console.error(`labhook: ${message}`),
   warn: (message) => console.warn(`labhook: ${message}`),
   error: (message) => console.error(`labhook: ${message}`),
 };

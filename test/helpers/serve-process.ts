@@ -9,7 +9,9 @@ export interface ServeProcess {
   url: string;
   base: string;
   token: string;
+  /** Everything printed so far, stdout and stderr interleaved. */
   output: () => string;
+  stdout: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -36,6 +38,8 @@ export function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -54,6 +58,7 @@ export function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): 
         base: url.origin,
         token: url.searchParams.get('token')!,
         output: () => output,
+        stdout: () => stdout,
         exited,
         stop: (signal = 'SIGTERM') => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);

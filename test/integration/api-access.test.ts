@@ -143,3 +143,17 @@ describe('sign-in link and Host check', () => {
     expect(reply.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
+
+describe('signing secrets', () => {
+  it('are shown to those who may change webhooks, and hidden from viewers', async () => {
+    const created = await server.call('POST', '/api/v1/webhooks', { body: { name: 'secret-holder', url: 'http://127.0.0.1:9/', events: ['online'] } });
+    expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{40,}/);
+    for (const role of ['admin', 'manager'] as const) {
+      expect((await server.call('GET', `/api/v1/webhooks/${created.body.id}`, { token: tokens[role] })).body.secret).toBe(created.body.secret);
+    }
+    const viewed = await server.call('GET', `/api/v1/webhooks/${created.body.id}`, { token: tokens.viewer });
+    expect(viewed.body.secret).toBe('whsec_hidden');
+    const listed = await server.call('GET', '/api/v1/webhooks', { token: tokens.viewer });
+    expect(listed.text).not.toContain(created.body.secret);
+  });
+});

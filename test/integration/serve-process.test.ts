@@ -33,9 +33,9 @@ async function api(served: ServeProcess, method: string, path: string, body?: un
 }
 
 describe('serve as a process', () => {
-  it('prints one listening line with the bound port and a sign-in token', async () => {
+  it('prints one listening line on stdout with the bound port and a sign-in token', async () => {
     const served = await start(['--data-dir', await dataDir()]);
-    expect(served.output()).toMatch(/^Labhook listening on http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}\n$/);
+    expect(served.stdout()).toMatch(/^Labhook listening on http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}\n$/);
     expect(new URL(served.url).port).not.toBe('0');
   });
 

@@ -90,5 +90,5 @@ export interface LabhookClient {
 /** Events pushed to the window and to `GET /events`. */
 export type ServerEvent =
   | { type: 'device'; data: { device: S.Device; from: S.DeviceStatus; event: S.WebhookEvent | null; sequence: number } }
-  | { type: 'delivery'; data: { delivery: Omit<S.Delivery, 'attempts'>; attempt: S.Attempt } }
+  | { type: 'delivery'; data: { delivery: Omit<S.Delivery, 'attempts'> & { attemptCount: number }; attempt: S.Attempt } }
   | { type: 'notice'; data: { level: 'info' | 'warning'; message: string } };

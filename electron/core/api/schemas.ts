@@ -133,6 +133,9 @@ export const WebhookPatch = z.strictObject(
 );
 export type WebhookPatch = z.input<typeof WebhookPatch>;
 
+/** What viewers see in place of a signing secret. */
+export const HIDDEN_SECRET = 'whsec_hidden';
+
 export const Webhook = z.object({
   id: z.number().int().positive(),
   name: z.string(),

@@ -64,17 +64,18 @@ export class Engine {
     const devices = wireDevices({ config, db, log, publish, onChange: (change) => deliveries.enqueue(change) });
 
     const dispatcher = new Dispatcher(
-      createHandlers({ version: VERSION, db, tokens, webhooks, devices: devices.directory, reservations: devices.reservations, deliveries: deliveries.desk, sources: devices.board }),
+      createHandlers({ version: VERSION, db, tokens, webhooks, devices: devices.directory, reservations: devices.reservations, deliveries: deliveries.service, sources: devices.board }),
     );
     const engine = new Engine(config, dispatcher, tokens, db);
 
-    webhooks.on('removed', (id) => deliveries.desk.cancelWebhook(id));
+    webhooks.on('removed', (id) => void deliveries.service.cancelWebhook(id).catch((error: Error) => log.error(`could not cancel the callbacks of webhook ${id}: ${error.message}`)));
     webhooks.on('disabled', (webhook, reason) => {
       log.warn(`webhook ${webhook.id} "${webhook.name}" was disabled: ${reason}`);
       publish({ type: 'notice', data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` } });
     });
 
-    const stopServices = await bootAll([...deliveries.services, ...devices.services]);
+    // Delivery boots before the devices so no status change finds it closed.
+    const stopServices = await bootAll([deliveries.service, ...devices.services]);
     engine.stop = async () => {
       await stopServices();
       await stopStore();

@@ -1,5 +1,9 @@
 /** Every operation of the contract, implemented once. Permission and input checks happened in the dispatcher. */
-import { TokenService } from '../access/tokens.js';
+import { allows, type Caller } from '../access/permissions.js';
+import type { TokenService } from '../access/tokens.js';
+import type { Webhook } from '../api/schemas.js';
+import { HIDDEN_SECRET } from '../api/schemas.js';
+import type { StoredWebhook } from '../webhooks/model.js';
 import { notFound } from '../api/errors.js';
 import type { Database } from '../store/database.js';
 import { publicWebhook, type WebhookStore } from '../webhooks/store.js';
@@ -15,6 +19,12 @@ export interface HandlerDeps {
   reservations: ReservationDesk;
   deliveries: DeliveryDesk;
   sources: SourceBoard;
+}
+
+/** A signing secret lets its holder forge callbacks: only those who may change webhooks see it. */
+function visibleTo(caller: Caller, webhook: StoredWebhook): Webhook {
+  const shown = publicWebhook(webhook);
+  return allows(caller.role, 'org_setting.modify') ? shown : { ...shown, secret: HIDDEN_SECRET };
 }
 
 export function createHandlers(d: HandlerDeps): Handlers {
@@ -40,9 +50,9 @@ export function createHandlers(d: HandlerDeps): Handlers {
       if (!d.reservations.release(params.udid, params.id)) throw notFound(`Session ${params.id} on device ${params.udid}`);
     },
 
-    listWebhooks: async () => ({ items: d.webhooks.list().map(publicWebhook) }),
+    listWebhooks: async (_, caller) => ({ items: d.webhooks.list().map((w) => visibleTo(caller, w)) }),
     createWebhook: async ({ body }) => publicWebhook(await d.webhooks.create(body)),
-    getWebhook: async ({ params }) => publicWebhook(d.webhooks.require(params.id)),
+    getWebhook: async ({ params }, caller) => visibleTo(caller, d.webhooks.require(params.id)),
     updateWebhook: async ({ params, body }) => publicWebhook(await d.webhooks.update(params.id, body)),
     deleteWebhook: async ({ params }) => {
       await d.webhooks.remove(params.id);
@@ -51,8 +61,8 @@ export function createHandlers(d: HandlerDeps): Handlers {
     rotateSecret: async ({ params }) => publicWebhook(await d.webhooks.rotateSecret(params.id)),
 
     listDeliveries: async ({ query }) => d.deliveries.list(query),
-    getDelivery: async ({ params }) => (await d.deliveries.get(params.id)) ?? Promise.reject(notFound(`Delivery ${params.id}`)),
-    redeliver: async ({ params }) => (await d.deliveries.redeliver(params.id)) ?? Promise.reject(notFound(`Delivery ${params.id}`)),
+    getDelivery: async ({ params }) => d.deliveries.get(params.id),
+    redeliver: async ({ params }) => d.deliveries.redeliver(params.id),
 
     getOrg: async () => ({ ...d.db.data.org }),
     updateOrg: async ({ body }) => {

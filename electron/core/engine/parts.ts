@@ -19,10 +19,11 @@ export interface ReservationDesk {
 
 export interface DeliveryDesk {
   list(query: { webhookId?: number; udid?: string; status?: DeliveryStatus; limit: number; cursor?: string }): Promise<{ items: Delivery[]; next: string | null }>;
-  get(id: string): Promise<Delivery | undefined>;
-  redeliver(id: string): Promise<Delivery | undefined>;
+  /** Throws not_found for an unknown id. */
+  get(id: string): Promise<Delivery>;
+  redeliver(id: string): Promise<Delivery>;
   test(webhook: StoredWebhook, event: WebhookEvent): Promise<Attempt>;
-  cancelWebhook(id: number): void;
+  cancelWebhook(id: number): Promise<void>;
 }
 
 export interface SourceBoard {

@@ -1,33 +1,33 @@
-/** Builds the delivery engine for the Engine. */
+/** Builds the delivery side of the engine: status changes in, signed callbacks out, every attempt logged. */
 import type { ServerEvent } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
+import { DeliveryService, type DeliveryEvent } from '../delivery/service.js';
 import type { StatusChange } from '../devices/model.js';
-import type { Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/database.js';
 import type { WebhookStore } from '../webhooks/store.js';
 import type { EngineConfig } from './config.js';
-import type { DeliveryDesk } from './parts.js';
 
-export interface DeliveryWiring {
-  desk: DeliveryDesk;
+export function wireDelivery(options: { config: EngineConfig; db: Database; webhooks: WebhookStore; log: Logger; version: string; publish: (event: ServerEvent) => void }): {
+  service: DeliveryService;
   enqueue(change: StatusChange): void;
-  services: Service[];
-}
-
-export function wireDelivery(_: { config: EngineConfig; db: Database; webhooks: WebhookStore; log: Logger; version: string; publish: (event: ServerEvent) => void }): DeliveryWiring {
-  // PLACEHOLDER until the delivery engine is wired in.
+} {
+  const { config, db, webhooks, log, version, publish } = options;
+  const service = new DeliveryService({
+    dataDir: config.dataDir,
+    directory: webhooks,
+    org: () => db.data.org,
+    retrySchedule: config.retrySchedule,
+    version,
+    log,
+  });
+  service.on('delivery', (event: DeliveryEvent) => publish({ type: 'delivery', data: event }));
+  // 410 Gone reaches the operator through the webhook store's `disabled` event.
   return {
-    desk: {
-      list: async () => ({ items: [], next: null }),
-      get: async () => undefined,
-      redeliver: async () => undefined,
-      test: async () => {
-        throw new ApiError('internal', 'not wired');
-      },
-      cancelWebhook: () => undefined,
+    service,
+    enqueue(change) {
+      // Kobiton's rules fire nothing for utilizing → online; the window still hears of the change.
+      if (change.event === null) return;
+      service.enqueue(change).catch((error: Error) => log.error(`could not record the ${change.event} callbacks for ${change.udid}: ${error.message}`));
     },
-    enqueue: () => undefined,
-    services: [],
   };
 }

@@ -1,0 +1,98 @@
+/**
+ * The callback as a receiver sees it: Kobiton's nine body keys, nothing more, and our extras in
+ * headers so a receiver written for Kobiton keeps working unchanged.
+ */
+import type { WebhookEvent } from '../api/schemas.js';
+import type { StoredWebhook } from '../webhooks/model.js';
+import { signingSecrets } from '../webhooks/model.js';
+import { sign } from './signing.js';
+
+const ACTIVITY: Record<WebhookEvent, string> = {
+  online: 'device.status.online',
+  offline: 'device.status.offline',
+  utilizing: 'device.state.utilizing',
+  unplugged: 'device.state.unplugged',
+};
+const DESCRIPTION: Record<WebhookEvent, string> = {
+  online: 'Online',
+  offline: 'Offline',
+  utilizing: 'Utilizing',
+  unplugged: 'Unplugged',
+};
+
+export function eventActivity(event: WebhookEvent): string {
+  return ACTIVITY[event];
+}
+
+/** The event behind an `eventActivity` string, or null for one we never produce. */
+export function eventFromActivity(activity: string): WebhookEvent | null {
+  for (const [event, value] of Object.entries(ACTIVITY)) if (value === activity) return event as WebhookEvent;
+  return null;
+}
+
+/** What a callback says about the device, captured when the status change was enqueued. */
+export interface CallbackFacts {
+  eventId: string;
+  event: WebhookEvent;
+  udid: string;
+  deviceName: string;
+  sequence: number;
+  observedAt: string;
+}
+
+export interface Callback {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Builds one attempt's request: `now` is the send time (creationTime and webhook-timestamp). */
+export function buildCallback(
+  facts: CallbackFacts,
+  webhook: StoredWebhook,
+  org: { id: number },
+  version: string,
+  now: number,
+): Callback {
+  // Key order matches Kobiton's example; JSON.stringify keeps insertion order.
+  const body = JSON.stringify({
+    creationTime: new Date(now).toISOString(),
+    eventType: 'DEVICE',
+    eventActivity: ACTIVITY[facts.event],
+    eventDescription: DESCRIPTION[facts.event],
+    deviceUdid: facts.udid,
+    deviceName: facts.deviceName,
+    orgId: org.id,
+    webhookId: webhook.id,
+    webhookName: webhook.name,
+  });
+  const timestamp = Math.floor(now / 1000);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': `Labhook/${version}`,
+    'webhook-id': facts.eventId,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signingSecrets(webhook, now).map((secret) => sign(secret, facts.eventId, timestamp, body)).join(' '),
+    'labhook-event-time': facts.observedAt,
+    'labhook-sequence': String(facts.sequence),
+  };
+  for (const [name, value] of Object.entries(webhook.headers)) {
+    const lower = name.toLowerCase();
+    // Validation already refuses these; a hand-edited db.json must still not override ours.
+    if (lower in headers || lower.startsWith('labhook-')) continue;
+    headers[lower] = value;
+  }
+  return { url: webhook.url, headers, body };
+}
+
+// Credentials in custom headers must not reach everyone who may read the delivery log.
+const SENSITIVE = /auth|cookie|token|secret|key|passw|session|credential/i;
+
+/** The request headers as the log keeps them: custom credentials masked. */
+export function loggedHeaders(headers: Record<string, string>, webhook: StoredWebhook): Record<string, string> {
+  if (!Object.keys(webhook.headers).some((h) => SENSITIVE.test(h))) return headers;
+  const custom = new Set(Object.keys(webhook.headers).map((h) => h.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) out[name] = custom.has(name) && SENSITIVE.test(name) ? '[redacted]' : value;
+  return out;
+}

@@ -1,0 +1,95 @@
+/** Webhooks, a webhook directory and status changes for the delivery tests. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { WebhookEvent } from '../../electron/core/api/schemas.js';
+import type { StatusChange } from '../../electron/core/devices/model.js';
+import type { StoredWebhook, WebhookDirectory } from '../../electron/core/webhooks/model.js';
+
+export function newSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+export function makeWebhook(fields: Partial<StoredWebhook> & { id: number; url: string }): StoredWebhook {
+  const now = new Date().toISOString();
+  return {
+    name: `Webhook ${fields.id}`,
+    description: '',
+    events: ['online', 'offline', 'utilizing', 'unplugged'],
+    enabled: true,
+    devices: null,
+    headers: {},
+    secret: newSecret(),
+    createdAt: now,
+    updatedAt: now,
+    previousSecret: null,
+    ...fields,
+  };
+}
+
+/** The store's contract: the list is replaced, never mutated, on every change. */
+export class MemoryDirectory implements WebhookDirectory {
+  private items: readonly StoredWebhook[];
+  readonly disabled: Array<{ id: number; reason: string }> = [];
+
+  constructor(webhooks: StoredWebhook[] = []) {
+    this.items = [...webhooks];
+  }
+
+  list(): readonly StoredWebhook[] {
+    return this.items;
+  }
+
+  get(id: number): StoredWebhook | undefined {
+    return this.items.find((w) => w.id === id);
+  }
+
+  async disable(id: number, reason: string): Promise<void> {
+    this.disabled.push({ id, reason });
+    this.update(id, { enabled: false });
+  }
+
+  add(webhook: StoredWebhook): void {
+    this.items = [...this.items, webhook];
+  }
+
+  update(id: number, patch: Partial<StoredWebhook>): void {
+    this.items = this.items.map((w) => (w.id === id ? { ...w, ...patch, updatedAt: new Date().toISOString() } : w));
+  }
+
+  remove(id: number): void {
+    this.items = this.items.filter((w) => w.id !== id);
+  }
+}
+
+const TO: Record<WebhookEvent, StatusChange['to']> = { online: 'online', offline: 'offline', utilizing: 'utilizing', unplugged: 'unplugged' };
+
+export function makeChange(udid: string, event: WebhookEvent | null, sequence: number, fields: Partial<StatusChange> = {}): StatusChange {
+  return {
+    id: randomUUID(),
+    udid,
+    name: `Phone ${udid}`,
+    platform: 'android',
+    from: 'unplugged',
+    to: event ? TO[event] : 'online',
+    event,
+    sequence,
+    observedAt: new Date().toISOString(),
+    simulated: true,
+    ...fields,
+  };
+}
+
+export function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'labhook-delivery-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
