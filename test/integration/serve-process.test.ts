@@ -107,7 +107,7 @@ describe('serve as a process', () => {
     for (const [args, message] of [
       [['--port', '70000'], '--port must be 0–65535'],
       [['--adb', 'nowhere'], '--adb must be HOST:PORT or off'],
-      [['--retry-schedule', '5s,soon'], '"soon" is not a duration'],
+      [['--retry-schedule', '5s,soon'], '--retry-schedule: Retry schedule entry "soon" is not a delay'],
       [['--usb', 'maybe'], '--usb must be on or off'],
       [['--bogus'], 'Unknown option --bogus'],
     ] as const) {

@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from '../delivery/schedule.js';
 
 export interface EngineConfig {
   dataDir: string;
@@ -36,7 +37,7 @@ const OPTIONS = {
   appium: { env: 'LABHOOK_APPIUM', fallback: () => 'http://127.0.0.1:4723' },
   usb: { env: 'LABHOOK_USB', fallback: () => 'on' },
   usbmux: { env: 'LABHOOK_USBMUX', fallback: () => (process.platform === 'win32' ? 'off' : '/var/run/usbmuxd') },
-  'retry-schedule': { env: 'LABHOOK_RETRY_SCHEDULE', fallback: () => '0s,5s,5m,30m,2h,5h,10h,10h' },
+  'retry-schedule': { env: 'LABHOOK_RETRY_SCHEDULE', fallback: () => DEFAULT_RETRY_SCHEDULE },
   demo: { env: 'LABHOOK_DEMO', fallback: () => '0' },
 } satisfies Record<string, OptionSpec>;
 type OptionName = keyof typeof OPTIONS;
@@ -76,17 +77,12 @@ export function parseArgs(argv: readonly string[]): Partial<Record<OptionName, s
   return values;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `0s,5s,5m,30m,2h` → milliseconds. */
-export function parseDurationList(text: string): number[] {
-  const items = text.split(',').map((s) => s.trim());
-  if (items.length === 0 || items.length > 50) throw new ConfigError('--retry-schedule needs 1 to 50 durations, e.g. 0s,5s,5m');
-  return items.map((item) => {
-    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(item);
-    if (!match) throw new ConfigError(`--retry-schedule: "${item}" is not a duration like 500ms, 5s, 5m, 2h or 1d`);
-    return Math.round(Number(match[1]) * UNITS[match[2]!]!);
-  });
+function retrySchedule(text: string): number[] {
+  try {
+    return parseRetrySchedule(text);
+  } catch (error) {
+    throw new ConfigError(`--retry-schedule: ${(error as Error).message}`);
+  }
 }
 
 export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -137,7 +133,7 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     appium,
     usb: usbText === 'on',
     usbmux: off(usbmuxText) ? null : usbmuxText,
-    retrySchedule: parseDurationList(value('retry-schedule')),
+    retrySchedule: retrySchedule(value('retry-schedule')),
     demo,
     adminToken: env.LABHOOK_ADMIN_TOKEN || undefined,
   };
