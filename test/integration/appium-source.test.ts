@@ -4,7 +4,8 @@ import { skipReason } from '../../scripts/requirements.mjs';
 import { memoryLogger } from '../../electron/core/log.js';
 import type { DeviceSink, Presence, SessionClaim } from '../../electron/core/devices/model.js';
 import { AppiumSource } from '../../electron/core/devices/sources/appium.js';
-import { AppiumServer, freePort } from '../peers/appium-server.js';
+import { freePort } from '../helpers/free-port.js';
+import { AppiumServer } from '../peers/appium-server.js';
 
 interface Report {
   at: number;

@@ -1,15 +1,14 @@
 /** Webhooks, a webhook directory and status changes for the delivery tests. */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WebhookEvent } from '../../electron/core/api/schemas.js';
 import type { StatusChange } from '../../electron/core/devices/model.js';
 import type { StoredWebhook, WebhookDirectory } from '../../electron/core/webhooks/model.js';
+import { newSecret } from '../../electron/core/webhooks/secret.js';
 
-export function newSecret(): string {
-  return `whsec_${randomBytes(24).toString('base64')}`;
-}
+export { newSecret };
 
 export function makeWebhook(fields: Partial<StoredWebhook> & { id: number; url: string }): StoredWebhook {
   const now = new Date().toISOString();

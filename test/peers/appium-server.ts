@@ -6,24 +6,14 @@
  * at the project root finds the fake driver without any `appium driver install` (and no network).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { freePort } from '../helpers/free-port.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const appiumMain = fileURLToPath(new URL('../../node_modules/appium/index.js', import.meta.url));
 export const FAKE_APP = fileURLToPath(new URL('../fixtures/fake-app.xml', import.meta.url));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,18 +1,10 @@
 /** The shape of `db.json`. Checked on every start: a file that does not match is refused, untouched. */
 import { z } from 'zod';
-import { DeviceStatus, Role, WebhookEvent } from '../api/schemas.js';
+import { DeviceStatus, Role, Webhook } from '../api/schemas.js';
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not a date');
 
-export const StoredWebhookRecord = z.object({
-  id: z.number().int().positive(),
-  name: z.string(),
-  url: z.string(),
-  description: z.string(),
-  events: z.array(WebhookEvent),
-  enabled: z.boolean(),
-  devices: z.array(z.string()).nullable(),
-  headers: z.record(z.string(), z.string()),
+export const StoredWebhookRecord = Webhook.extend({
   secret: z.string().startsWith('whsec_'),
   previousSecret: z.object({ secret: z.string().startsWith('whsec_'), expiresAt: isoTime }).nullable(),
   createdAt: isoTime,
