@@ -81,3 +81,18 @@ describe('devices over HTTP', () => {
     expect(event.data).toMatchObject({ from: 'online', event: 'unplugged' });
   });
 });
+
+describe('a source whose peer is missing', () => {
+  it('is reported unavailable with the reason, and the engine keeps running', async () => {
+    const { freePort } = await import('../helpers/free-port.js');
+    const lonely = await startApiServer(['--adb', `127.0.0.1:${await freePort()}`]);
+    try {
+      await expect
+        .poll(async () => (await lonely.call('GET', '/api/v1/sources')).body.items.find((s: { name: string }) => s.name === 'adb'))
+        .toMatchObject({ state: 'unavailable', detail: expect.stringContaining('no adb server is listening') });
+      expect((await lonely.call('GET', '/api/v1/devices')).status).toBe(200);
+    } finally {
+      await lonely.close();
+    }
+  });
+});
