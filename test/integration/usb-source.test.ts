@@ -96,6 +96,23 @@ describe.skipIf(skipReason('usb') ?? harnessProblem())('USB source (real usb lib
     await stopCleanly(ns);
   });
 
+  it('through the tracker: a phone on the bus that adb never claims is offline after the grace period, then unplugged', async () => {
+    ns = await UsbNamespace.start({ bus: 'present', trackerGraceMs: 300 });
+    await ns.boot();
+    const plugSent = await ns.plug(galaxy);
+    await ns.waitForReport((p) => p.length > 0);
+    // Within the grace period adb may still claim it: nothing is emitted yet.
+    expect(ns.changes).toEqual([]);
+    const offline = await ns.waitForChange((c) => c.to === 'offline');
+    expect(offline).toMatchObject({ udid: galaxy.serial, from: 'unplugged', to: 'offline', event: 'offline', platform: 'android', sequence: 1 });
+    expect(Date.parse(offline.observedAt)).toBeGreaterThanOrEqual(Math.floor(plugSent) + 300 - 50);
+    await ns.unplug(galaxy);
+    const unplugged = await ns.waitForChange((c) => c.to === 'unplugged');
+    expect(unplugged).toMatchObject({ from: 'offline', event: 'unplugged', sequence: 2 });
+    expect(ns.changes).toHaveLength(2);
+    await stopCleanly(ns);
+  });
+
   it('ignores a phone with no serial number, saying so once', async () => {
     ns = await UsbNamespace.start({ bus: 'present' });
     await ns.boot();

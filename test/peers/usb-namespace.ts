@@ -24,7 +24,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Presence, SourceState } from '../../electron/core/devices/model.js';
+import type { Presence, SourceState, StatusChange } from '../../electron/core/devices/model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD = join(here, 'usb-child.mjs');
@@ -193,7 +193,8 @@ type ChildMessage =
   | { type: 'up'; pid: number }
   | { type: 'booted' | 'status' | 'stopped'; status: SourceState }
   | { type: 'report'; at: number; presences: Presence[] }
-  | { type: 'log'; level: string; message: string };
+  | { type: 'log'; level: string; message: string }
+  | { type: 'change'; at: number; change: StatusChange };
 
 export interface UsbNamespaceOptions {
   /** `absent`: an empty tmpfs over /sys/bus, as on a machine (container, VM) without USB. */
@@ -202,11 +203,14 @@ export interface UsbNamespaceOptions {
   sysfsRoot?: string;
   /** The source's full re-listing interval. */
   resyncMs?: number;
+  /** Also run the real tracker on the reports, with this USB-only grace period, and collect its changes. */
+  trackerGraceMs?: number;
 }
 
 export class UsbNamespace {
   readonly reports: Report[] = [];
   readonly logs: string[] = [];
+  readonly changes: StatusChange[] = [];
   stderr = '';
   private readonly messages: ChildMessage[] = [];
   private waiters: Array<() => void> = [];
@@ -230,6 +234,7 @@ export class UsbNamespace {
       this.messages.push(message);
       if (message.type === 'report') this.reports.push({ at: message.at, presences: message.presences });
       if (message.type === 'log') this.logs.push(`${message.level}: ${message.message}`);
+      if (message.type === 'change') this.changes.push(message.change);
       this.wake();
     });
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
@@ -250,6 +255,7 @@ export class UsbNamespace {
         : 'mount -t tmpfs -o mode=755 labhook-sysbus /sys/bus';
     const child = spawn('unshare', ['--mount', '--net', '--propagation', 'private', 'sh', '-c', `set -e; ${mounts}; exec "$0" "$1" "$2" "$3"`, process.execPath, CHILD, options.sysfsRoot ?? '', options.resyncMs ? String(options.resyncMs) : ''], {
       stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, LABHOOK_TRACKER_GRACE_MS: options.trackerGraceMs === undefined ? '' : String(options.trackerGraceMs) },
     });
     const ns = new UsbNamespace(child);
     await ns.next((m) => m.type === 'up', 10_000, 'the child did not start in its namespace');
@@ -329,6 +335,13 @@ export class UsbNamespace {
   async waitForReport(test: (presences: Presence[]) => boolean, from = 0, timeoutMs = 5000): Promise<Report> {
     const found = () => this.reports.slice(from).find((r) => test(r.presences));
     await this.until(() => found() !== undefined, timeoutMs, () => `no matching USB report within ${timeoutMs} ms; reports: ${JSON.stringify(this.reports.slice(from))}; logs: ${this.logs.join(' | ')}`);
+    return found()!;
+  }
+
+  /** Waits for a tracker change matching `test` (needs `trackerGraceMs`). */
+  async waitForChange(test: (change: StatusChange) => boolean, timeoutMs = 5000): Promise<StatusChange> {
+    const found = () => this.changes.find(test);
+    await this.until(() => found() !== undefined, timeoutMs, () => `no matching status change within ${timeoutMs} ms; changes: ${JSON.stringify(this.changes)}`);
     return found()!;
   }
 
