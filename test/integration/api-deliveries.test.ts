@@ -110,3 +110,19 @@ describe('callbacks end to end', () => {
     expect(receiver.received.length).toBe(before);
   });
 });
+
+describe('a receiver that answers 410 Gone', () => {
+  it('turns its webhook off and tells the operator on the event stream', async () => {
+    const gone = await startReceiver({ status: 410 });
+    try {
+      const created = await server.call('POST', '/api/v1/webhooks', { body: { name: 'gone', url: gone.url, events: ['online'] } });
+      await usbmuxd.attach({ udid: '00008101-0000000000000410' });
+      await gone.waitFor(1);
+      const notice = await stream.next((e) => e.type === 'notice');
+      expect(notice.data).toEqual({ level: 'warning', message: expect.stringContaining('Webhook "gone" was disabled') });
+      await expect.poll(async () => (await server.call('GET', `/api/v1/webhooks/${created.body.id}`)).body.enabled).toBe(false);
+    } finally {
+      await gone.close();
+    }
+  });
+});
