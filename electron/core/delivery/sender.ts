@@ -9,6 +9,13 @@ import { Pool, type Dispatcher } from 'undici';
 import { isBlockedAddress, isBlockedHost } from '../api/addresses.js';
 import type { Callback } from './payload.js';
 
+/**
+ * Connections per receiver origin. Measured by bench/ (16,000 callbacks to 20 receivers): 8–32 is
+ * the fastest range here; 128 spent a quarter more CPU on 2,560 sockets. 32 leaves room for a slow
+ * receiver with many devices (each device's lane has one request in flight).
+ */
+export const DEFAULT_CONNECTIONS = 32;
+
 /** First bytes of a response body that the log keeps. */
 export const RESPONSE_BODY_LIMIT = 4096;
 // Past this a response body is not drained for keep-alive; the connection is dropped instead.
@@ -47,7 +54,7 @@ export function checkedLookup(resolve: Resolver = dns.lookup as unknown as Resol
 
 export interface SenderOptions {
   timeoutMs: number;
-  /** Concurrent connections per origin. */
+  /** Concurrent connections per origin (default DEFAULT_CONNECTIONS). */
   connections?: number;
   resolve?: Resolver;
 }
@@ -217,7 +224,7 @@ export class Sender {
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, {
-        connections: this.options.connections ?? 128,
+        connections: this.options.connections ?? DEFAULT_CONNECTIONS,
         pipelining: 1,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,

@@ -1,6 +1,6 @@
 /**
  * The delivery engine: turns status changes into signed Kobiton-shaped callbacks, one outbox entry
- * per (event, webhook), written durably before the first attempt, sent in order per
+ * per (event, webhook), written to the journal before the first attempt (so it survives a crash), sent in order per
  * (webhook, device), retried on the schedule, every attempt logged in the journal.
  *
  * Decisions worth knowing:
@@ -53,7 +53,7 @@ export interface DeliveryServiceOptions {
   logBounds?: Partial<Bounds>;
   /** Journal segment size in bytes (default 32 MiB). */
   segmentBytes?: number;
-  /** Concurrent connections per receiver origin (default 128). */
+  /** Concurrent connections per receiver origin (default 32). */
   connections?: number;
 }
 
@@ -193,7 +193,7 @@ export class DeliveryService extends EventEmitter implements Service {
     await this.journal.close();
   }
 
-  /** Queues a callback to every matching webhook; resolves once they are durable. */
+  /** Queues a callback to every matching webhook; resolves once they are written (they survive a crash). */
   async enqueue(change: StatusChange): Promise<void> {
     if (!this.booted || this.stopping) throw new Error('the delivery service is not running');
     const event = change.event;
@@ -327,13 +327,14 @@ export class DeliveryService extends EventEmitter implements Service {
       const entry: Entry = {
         n: numberFromId(head.id as string),
         id: head.id as string,
-        eventId: head.e as string,
+        // The deliveries of one change (one per webhook) share its id and time: one copy each.
+        eventId: this.ledger.intern(head.e as string),
         webhookId: head.w as number,
         udid: this.ledger.intern(head.u as string),
         event: head.v as WebhookEvent,
         deviceName: this.ledger.intern(head.m as string),
         sequence: head.q as number,
-        observedAt: head.o as string,
+        observedAt: this.ledger.intern(head.o as string),
         status: (head.s as DeliveryStatus | undefined) ?? 'pending',
         base: (head.b as number | undefined) ?? 0,
         nextAt: head.x as number,
