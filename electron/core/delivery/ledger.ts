@@ -1,8 +1,16 @@
 /**
- * The in-memory index of the delivery log: one compact entry per delivery (no attempt bodies,
- * those stay in the journal and are read by offset), kept in creation order, plus how many live
- * deliveries still have records in each journal segment, so dead segments can be deleted.
- * Entries are kept small on purpose: 100,000 of them must fit well inside the memory budget.
+ * The in-memory index of the delivery log: one row per delivery (no attempt bodies, those stay in
+ * the journal and are read by offset), kept in creation order, plus how many live deliveries
+ * still have records in each journal segment, so dead segments can be deleted.
+ *
+ * 100,000 deliveries must fit well inside the memory budget, and an object per delivery costs
+ * about 420 bytes of heap and makes V8 grow its heap to a multiple of that. So rows are columns of
+ * typed arrays (about 54 bytes a row, outside the garbage-collected heap); what a status change
+ * says (event id, device, time: shared by its deliveries, one per webhook) is an index into a
+ * refcounted table; the first attempt's position is inline, later ones in a side map. Only pending
+ * deliveries, the few the lanes hold, live as `Entry` objects ("hot"); any other delivery is read
+ * out into a fresh `Entry` on demand. Every change goes through the ledger, which writes it to the
+ * object it is given and to the row, so both always agree.
  */
 import type { DeliveryStatus, WebhookEvent } from '../api/schemas.js';
 import type { RecordRef } from './journal.js';
@@ -23,13 +31,15 @@ export interface Entry {
   base: number;
   /** When the next attempt is due (pending only). */
   nextAt: number;
-  /** Position (seg * 2^32 + offset) and length of each attempt record, two numbers per attempt. */
+  /** Position (seg * 2^32 + offset) and length of each attempt record, two numbers per attempt. Never changed in place. */
   attempts: number[];
   /** The range of journal segments holding this delivery's records. */
   firstSeg: number;
   lastSeg: number;
   test: boolean;
   dropped: boolean;
+  /** Where the ledger last saw this delivery's row (rows move when the ledger compacts): a hint, checked before use. */
+  row?: number;
 }
 
 export interface Bounds {
@@ -37,7 +47,18 @@ export interface Bounds {
   maxAgeMs: number;
 }
 
+export interface PageQuery {
+  webhookId?: number;
+  udid?: string;
+  status?: DeliveryStatus;
+}
+
 const SEG_FACTOR = 2 ** 32;
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'failed'];
+const PENDING = 0;
+const TEST = 1;
+const DROPPED = 2;
+const INITIAL_ROWS = 1024;
 
 export function attemptCount(entry: Entry): number {
   return entry.attempts.length >> 1;
@@ -53,11 +74,6 @@ export function createdAt(entry: Entry): number {
   return Math.floor(entry.n / 1000);
 }
 
-/** What a delivery weighs against the count bound: its attempts, and at least one so a never-tried delivery still counts. */
-function weight(entry: Entry): number {
-  return Math.max(1, entry.attempts.length >> 1);
-}
-
 export function idFromNumber(n: number): string {
   return n.toString(36).padStart(11, '0');
 }
@@ -66,39 +82,136 @@ export function numberFromId(id: string): number {
   return /^[0-9a-z]{1,11}$/.test(id) ? parseInt(id, 36) : NaN;
 }
 
+function statusCode(status: DeliveryStatus): number {
+  const code = STATUSES.indexOf(status);
+  return code === -1 ? PENDING : code;
+}
+
+/** What one status change says: shared by its deliveries (one per webhook). */
+interface Facts {
+  eventId: string;
+  udid: string;
+  deviceName: string;
+  event: WebhookEvent;
+  sequence: number;
+  observedAt: string;
+  refs: number;
+}
+
+function sameFacts(f: Facts, e: Entry): boolean {
+  return f.eventId === e.eventId && f.udid === e.udid && f.deviceName === e.deviceName && f.event === e.event && f.sequence === e.sequence && f.observedAt === e.observedAt;
+}
+
+/** The changes the rows point at, stored once, counted by the rows using them, freed with the last. */
+class FactsTable {
+  private readonly rows: Array<Facts | undefined> = [];
+  private readonly byEvent = new Map<string, number>();
+  private readonly free: number[] = [];
+  // A device's UDID and name recur in every change it makes: one copy each. Cleared when large: that only loses sharing.
+  private readonly devices = new Map<string, string>();
+  // The deliveries of one change are added one after another: most lookups are this one.
+  private last = -1;
+
+  at(i: number): Facts {
+    return this.rows[i]!;
+  }
+
+  /** The index of `entry`'s facts, counted once more; the entry's strings become the shared copies. */
+  ref(entry: Entry): number {
+    let i = this.last;
+    let f = i === -1 ? undefined : this.rows[i];
+    if (f === undefined || !sameFacts(f, entry)) {
+      i = this.byEvent.get(entry.eventId) ?? -1;
+      f = i === -1 ? undefined : this.rows[i];
+      if (f === undefined || !sameFacts(f, entry)) {
+        f = {
+          eventId: entry.eventId,
+          udid: this.device(entry.udid),
+          deviceName: this.device(entry.deviceName),
+          event: entry.event,
+          sequence: entry.sequence,
+          observedAt: entry.observedAt,
+          refs: 0,
+        };
+        i = this.free.pop() ?? this.rows.length;
+        this.rows[i] = f;
+        if (!this.byEvent.has(f.eventId)) this.byEvent.set(f.eventId, i);
+      }
+      this.last = i;
+    }
+    f.refs += 1;
+    entry.eventId = f.eventId;
+    entry.udid = f.udid;
+    entry.deviceName = f.deviceName;
+    entry.observedAt = f.observedAt;
+    return i;
+  }
+
+  private device(text: string): string {
+    const known = this.devices.get(text);
+    if (known !== undefined) return known;
+    if (this.devices.size > 10_000) this.devices.clear();
+    this.devices.set(text, text);
+    return text;
+  }
+
+  unref(i: number): void {
+    const f = this.rows[i]!;
+    if (--f.refs > 0) return;
+    if (this.byEvent.get(f.eventId) === i) this.byEvent.delete(f.eventId);
+    this.rows[i] = undefined;
+    this.free.push(i);
+    if (this.last === i) this.last = -1;
+  }
+}
+
 export class Ledger {
-  private entries: Entry[] = [];
+  // One row per delivery in [head, tail), in creation order (n increasing).
+  private cap = 0;
   private head = 0;
-  private droppedInArray = 0;
-  private readonly byId = new Map<string, Entry>();
+  private tail = 0;
+  private dead = 0;
+  private nCol = new Float64Array(0);
+  private nextAtCol = new Float64Array(0);
+  private firstPosCol = new Float64Array(0);
+  private firstLenCol = new Int32Array(0);
+  private countCol = new Int32Array(0);
+  private webhookCol = new Int32Array(0);
+  private baseCol = new Int32Array(0);
+  private firstSegCol = new Int32Array(0);
+  private lastSegCol = new Int32Array(0);
+  private factsCol = new Int32Array(0);
+  private statusCol = new Uint8Array(0);
+  private flagsCol = new Uint8Array(0);
+  /** Attempts of deliveries with more than one, by n (the first one is inline in the row). */
+  private readonly more = new Map<number, number[]>();
+  /** Pending deliveries, by id: the objects the lanes hold. */
+  private readonly hot = new Map<string, Entry>();
+  private readonly facts = new FactsTable();
   private readonly live = new Map<number, number>();
   private total = 0;
+  private count = 0;
   private lastN = 0;
-  // Repeated strings (UDIDs, names) are shared, not one copy per delivery.
-  private readonly strings = new Map<string, string>();
 
   constructor(
     private readonly bounds: Bounds,
     /** A closed segment that holds no live record any more. */
     private readonly onDeadSegment: (seg: number) => void,
     private readonly currentSegment: () => number,
-  ) {}
+  ) {
+    this.resize(INITIAL_ROWS);
+  }
 
   nextNumber(now: number): number {
     this.lastN = Math.max(now * 1000, this.lastN + 1);
     return this.lastN;
   }
 
-  intern(text: string): string {
-    const known = this.strings.get(text);
-    if (known !== undefined) return known;
-    if (this.strings.size > 50_000) this.strings.clear();
-    this.strings.set(text, text);
-    return text;
-  }
-
   get(id: string): Entry | undefined {
-    return this.byId.get(id);
+    const entry = this.hot.get(id);
+    if (entry) return entry;
+    const row = this.find(numberFromId(id));
+    return row === -1 ? undefined : this.read(row, id);
   }
 
   get attemptTotal(): number {
@@ -106,44 +219,83 @@ export class Ledger {
   }
 
   get size(): number {
-    return this.byId.size;
+    return this.count;
   }
 
   /** Adds a delivery, or (a relocated copy during replay) replaces what an older record said. */
   add(entry: Entry, ref: RecordRef): void {
-    const existing = this.byId.get(entry.id);
-    if (existing) {
-      this.total -= weight(existing);
-      this.releaseSegments(existing);
-      Object.assign(existing, entry, { attempts: [], dropped: false, firstSeg: ref.seg, lastSeg: ref.seg });
-      this.total += weight(existing);
+    if (Number.isNaN(entry.n)) return;
+    const row = this.find(entry.n);
+    if (row !== -1) {
+      this.total -= this.weight(row);
+      this.releaseSegments(row);
+      this.facts.unref(this.factsCol[row]!);
+      const existing = this.hot.get(entry.id);
+      const target = existing ?? entry;
+      if (existing) Object.assign(existing, entry);
+      target.attempts = [];
+      target.dropped = false;
+      target.firstSeg = ref.seg;
+      target.lastSeg = ref.seg;
+      this.more.delete(entry.n);
+      this.write(row, target);
+      this.total += 1;
       this.cover(ref.seg, 1);
+      this.track(target);
       return;
     }
     this.lastN = Math.max(this.lastN, entry.n);
     entry.firstSeg = ref.seg;
     entry.lastSeg = ref.seg;
-    this.byId.set(entry.id, entry);
-    this.entries.push(entry);
+    entry.attempts = [];
+    entry.dropped = false;
+    this.write(this.insertRow(entry.n), entry);
+    this.count += 1;
     this.total += 1;
     this.cover(ref.seg, 1);
+    this.track(entry);
   }
 
   addAttempt(entry: Entry, ref: RecordRef): void {
-    this.total -= weight(entry);
-    // A fresh array of exactly the right size: growing one by push over-allocates.
-    const next = new Array<number>(entry.attempts.length + 2);
-    for (let i = 0; i < entry.attempts.length; i++) next[i] = entry.attempts[i]!;
-    next[entry.attempts.length] = ref.seg * SEG_FACTOR + ref.off;
-    next[entry.attempts.length + 1] = ref.len;
+    const row = this.rowOf(entry);
+    const old = row === -1 ? entry.attempts : this.rowAttempts(row);
+    // A fresh array of exactly the right size: growing one by push over-allocates. Shared with `more`, never changed in place.
+    const next = new Array<number>(old.length + 2);
+    for (let i = 0; i < old.length; i++) next[i] = old[i]!;
+    next[old.length] = ref.seg * SEG_FACTOR + ref.off;
+    next[old.length + 1] = ref.len;
     entry.attempts = next;
-    this.total += weight(entry);
-    this.extend(entry, ref.seg);
+    if (row !== -1) {
+      this.total -= this.weight(row);
+      this.writeAttempts(row, entry);
+      this.total += this.weight(row);
+    }
+    this.extend(entry, row, ref.seg);
+    this.mirror(entry);
   }
 
   /** A record that changes a delivery's state but holds no attempt still keeps its segment alive. */
   addRecord(entry: Entry, ref: RecordRef): void {
-    this.extend(entry, ref.seg);
+    this.extend(entry, this.rowOf(entry), ref.seg);
+    this.mirror(entry);
+  }
+
+  /** A record's new status (and, when it says so, next due time and round base). */
+  setState(entry: Entry, status: DeliveryStatus, nextAt?: number, base?: number): void {
+    const live = this.hot.get(entry.id);
+    // An older object for the same delivery (a lane's, from before a redelivery): the current one hears it too.
+    if (live !== undefined && live !== entry) this.setState(live, status, nextAt, base);
+    entry.status = status;
+    if (nextAt !== undefined) entry.nextAt = nextAt;
+    if (base !== undefined) entry.base = base;
+    const row = this.rowOf(entry);
+    if (row === -1) return;
+    this.statusCol[row] = statusCode(status);
+    this.nextAtCol[row] = entry.nextAt;
+    this.baseCol[row] = entry.base;
+    if (status === 'pending') {
+      if (live === undefined) this.hot.set(entry.id, entry);
+    } else if (live === entry) this.hot.delete(entry.id);
   }
 
   /**
@@ -151,7 +303,8 @@ export class Ledger {
    * its first `copied` attempts now live at the copies, later ones stay where they are.
    */
   relocated(entry: Entry, snapshot: RecordRef, copies: RecordRef[], copied: number): void {
-    if (entry.dropped) return;
+    const row = this.rowOf(entry);
+    if (entry.dropped || row === -1) return;
     const newer = entry.attempts.slice(copied * 2);
     const [oldFirst, oldLast] = [entry.firstSeg, entry.lastSeg];
     let last = snapshot.seg;
@@ -164,43 +317,55 @@ export class Ledger {
       attempts[i * 2 + 1] = ref.len;
     });
     newer.forEach((v, i) => (attempts[copies.length * 2 + i] = v));
+    this.total -= this.weight(row);
     entry.attempts = attempts;
+    this.writeAttempts(row, entry);
+    this.total += this.weight(row);
     entry.firstSeg = snapshot.seg;
     entry.lastSeg = last;
+    this.firstSegCol[row] = snapshot.seg;
+    this.lastSegCol[row] = last;
     for (let seg = oldFirst; seg <= oldLast; seg++) this.cover(seg, -1);
     for (let seg = oldFirst; seg <= oldLast; seg++) this.checkSegment(seg);
   }
 
-  /** Live deliveries in creation order. */
-  *all(): Iterable<Entry> {
-    for (let i = this.head; i < this.entries.length; i++) {
-      const entry = this.entries[i]!;
-      if (!entry.dropped) yield entry;
-    }
+  /** Pending deliveries in creation order. */
+  pending(): Entry[] {
+    return [...this.hot.values()].sort((a, b) => a.n - b.n);
   }
 
-  /** Newest first, after `cursor` (an id), matching `filter`; at most `limit`, and whether more exist. */
-  page(filter: (entry: Entry) => boolean, limit: number, cursor?: string): { items: Entry[]; more: boolean } {
-    let i = this.entries.length - 1;
+  /**
+   * Newest first, after `cursor` (an id), matching `query`; at most `limit`, and whether more exist.
+   * A query object is matched on the rows; a function costs an object per row it looks at.
+   */
+  page(query: PageQuery | ((entry: Entry) => boolean), limit: number, cursor?: string): { items: Entry[]; more: boolean } {
+    let i = this.tail - 1;
     if (cursor !== undefined) {
       const n = numberFromId(cursor);
       if (Number.isNaN(n)) return { items: [], more: false };
-      // First index whose number is >= n; start just below it.
-      let lo = this.head;
-      let hi = this.entries.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.entries[mid]!.n < n) lo = mid + 1;
-        else hi = mid;
-      }
-      i = lo - 1;
+      i = this.lowerBound(n) - 1;
     }
     const items: Entry[] = [];
+    if (typeof query === 'function') {
+      for (; i >= this.head; i--) {
+        if (this.flagsCol[i]! & DROPPED) continue;
+        const entry = this.entryAt(i);
+        if (!query(entry)) continue;
+        if (items.length === limit) return { items, more: true };
+        items.push(entry);
+      }
+      return { items, more: false };
+    }
+    const udid = query.udid;
+    const webhookId = query.webhookId;
+    const status = query.status === undefined ? -1 : statusCode(query.status);
     for (; i >= this.head; i--) {
-      const entry = this.entries[i]!;
-      if (entry.dropped || !filter(entry)) continue;
+      if (this.flagsCol[i]! & DROPPED) continue;
+      if (webhookId !== undefined && this.webhookCol[i] !== webhookId) continue;
+      if (udid !== undefined && this.facts.at(this.factsCol[i]!).udid !== udid) continue;
+      if (status !== -1 && this.statusCol[i] !== status) continue;
       if (items.length === limit) return { items, more: true };
-      items.push(entry);
+      items.push(this.entryAt(i));
     }
     return { items, more: false };
   }
@@ -213,27 +378,17 @@ export class Ledger {
     const cutoff = (now - this.bounds.maxAgeMs) * 1000;
     const slack = Math.floor(this.bounds.maxAttempts / 100);
     const oldest = this.oldestLive();
-    if (this.total <= this.bounds.maxAttempts && (oldest === undefined || oldest.n >= cutoff)) return;
+    if (this.total <= this.bounds.maxAttempts && (oldest === -1 || this.nCol[oldest]! >= cutoff)) return;
     const target = this.total > this.bounds.maxAttempts ? this.bounds.maxAttempts - slack : this.total;
-    for (let i = this.head; i < this.entries.length; i++) {
-      const entry = this.entries[i]!;
-      if (entry.dropped) continue;
-      const old = entry.n < cutoff;
+    for (let i = this.head; i < this.tail; i++) {
+      if (this.flagsCol[i]! & DROPPED) continue;
+      const old = this.nCol[i]! < cutoff;
       if (this.total <= target && !old) break;
-      if (entry.status !== 'pending') this.drop(entry);
+      if (this.statusCol[i] !== PENDING) this.drop(i);
     }
-    while (this.head < this.entries.length && this.entries[this.head]!.dropped) {
+    while (this.head < this.tail && this.flagsCol[this.head]! & DROPPED) {
       this.head += 1;
-      this.droppedInArray -= 1;
-    }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-    if (this.droppedInArray > 1024 && this.droppedInArray * 2 > this.entries.length - this.head) {
-      this.entries = this.entries.slice(this.head).filter((e) => !e.dropped);
-      this.head = 0;
-      this.droppedInArray = 0;
+      this.dead -= 1;
     }
   }
 
@@ -245,28 +400,213 @@ export class Ledger {
     }
   }
 
-  private oldestLive(): Entry | undefined {
-    for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i]!.dropped) return this.entries[i];
-    return undefined;
+  // ---- rows ----
+
+  /** The row of a live delivery with number `n`, or -1. */
+  private find(n: number): number {
+    if (Number.isNaN(n)) return -1;
+    const row = this.lowerBound(n);
+    return row < this.tail && this.nCol[row] === n && !(this.flagsCol[row]! & DROPPED) ? row : -1;
   }
 
-  private drop(entry: Entry): void {
-    entry.dropped = true;
-    this.droppedInArray += 1;
-    this.byId.delete(entry.id);
-    this.total -= weight(entry);
-    this.releaseSegments(entry);
-    entry.attempts = [];
+  private rowOf(entry: Entry): number {
+    if (entry.dropped) return -1;
+    const hint = entry.row;
+    let row = hint !== undefined && hint >= this.head && hint < this.tail && this.nCol[hint] === entry.n ? hint : this.lowerBound(entry.n);
+    if (row >= this.tail || this.nCol[row] !== entry.n) row = -1;
+    else if (this.flagsCol[row]! & DROPPED) {
+      // A copy read out before its delivery left the log.
+      entry.dropped = true;
+      row = -1;
+    }
+    entry.row = row;
+    return row;
   }
 
-  private releaseSegments(entry: Entry): void {
-    for (let seg = entry.firstSeg; seg <= entry.lastSeg; seg++) this.cover(seg, -1);
-    for (let seg = entry.firstSeg; seg <= entry.lastSeg; seg++) this.checkSegment(seg);
+  /** The first row in [head, tail) whose number is >= n. */
+  private lowerBound(n: number): number {
+    let lo = this.head;
+    let hi = this.tail;
+    if (lo < hi && this.nCol[hi - 1]! < n) return hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.nCol[mid]! < n) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
-  private extend(entry: Entry, seg: number): void {
-    for (let s = entry.lastSeg + 1; s <= seg; s++) this.cover(s, 1);
-    if (seg > entry.lastSeg) entry.lastSeg = seg;
+  /** A fresh row for number `n`, kept in order (an out-of-order one only comes from replaying a relocated copy). */
+  private insertRow(n: number): number {
+    if (this.tail === this.cap) {
+      if (this.head + this.dead >= this.cap / 8) this.compact();
+      else this.resize(this.cap * 2);
+    }
+    const at = this.lowerBound(n);
+    if (at < this.tail) for (const col of this.columns()) col.copyWithin(at + 1, at, this.tail);
+    this.tail += 1;
+    return at;
+  }
+
+  private columns(): Array<Float64Array | Int32Array | Uint8Array> {
+    return [
+      this.nCol, this.nextAtCol, this.firstPosCol, this.firstLenCol, this.countCol, this.webhookCol, this.baseCol,
+      this.firstSegCol, this.lastSegCol, this.factsCol, this.statusCol, this.flagsCol,
+    ];
+  }
+
+  private resize(cap: number): void {
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(col: T, make: (size: number) => T): T => {
+      const next = make(cap);
+      next.set(col.subarray(0, this.tail));
+      return next;
+    };
+    const f64 = (size: number) => new Float64Array(size);
+    const i32 = (size: number) => new Int32Array(size);
+    const u8 = (size: number) => new Uint8Array(size);
+    this.nCol = grow(this.nCol, f64);
+    this.nextAtCol = grow(this.nextAtCol, f64);
+    this.firstPosCol = grow(this.firstPosCol, f64);
+    this.firstLenCol = grow(this.firstLenCol, i32);
+    this.countCol = grow(this.countCol, i32);
+    this.webhookCol = grow(this.webhookCol, i32);
+    this.baseCol = grow(this.baseCol, i32);
+    this.firstSegCol = grow(this.firstSegCol, i32);
+    this.lastSegCol = grow(this.lastSegCol, i32);
+    this.factsCol = grow(this.factsCol, i32);
+    this.statusCol = grow(this.statusCol, u8);
+    this.flagsCol = grow(this.flagsCol, u8);
+    this.cap = cap;
+  }
+
+  /** Moves the live rows to the front, in order, over the dropped ones. */
+  private compact(): void {
+    const cols = this.columns();
+    let w = 0;
+    for (let r = this.head; r < this.tail; r++) {
+      if (this.flagsCol[r]! & DROPPED) continue;
+      if (w !== r) for (const col of cols) col[w] = col[r]!;
+      w += 1;
+    }
+    this.head = 0;
+    this.tail = w;
+    this.dead = 0;
+  }
+
+  private write(row: number, entry: Entry): void {
+    entry.row = row;
+    this.nCol[row] = entry.n;
+    this.nextAtCol[row] = entry.nextAt;
+    this.webhookCol[row] = entry.webhookId;
+    this.baseCol[row] = entry.base;
+    this.firstSegCol[row] = entry.firstSeg;
+    this.lastSegCol[row] = entry.lastSeg;
+    this.factsCol[row] = this.facts.ref(entry);
+    this.statusCol[row] = statusCode(entry.status);
+    this.flagsCol[row] = entry.test ? TEST : 0;
+    this.writeAttempts(row, entry);
+  }
+
+  private writeAttempts(row: number, entry: Entry): void {
+    const attempts = entry.attempts;
+    const count = attempts.length >> 1;
+    const before = this.countCol[row]!;
+    this.countCol[row] = count;
+    this.firstPosCol[row] = count > 0 ? attempts[0]! : 0;
+    this.firstLenCol[row] = count > 0 ? attempts[1]! : 0;
+    if (count > 1) this.more.set(this.nCol[row]!, attempts);
+    else if (before > 1) this.more.delete(this.nCol[row]!);
+  }
+
+  private entryAt(row: number): Entry {
+    const id = idFromNumber(this.nCol[row]!);
+    return this.hot.get(id) ?? this.read(row, id);
+  }
+
+  /** A fresh object for a row that is not hot. */
+  private read(row: number, id: string): Entry {
+    const f = this.facts.at(this.factsCol[row]!);
+    return {
+      n: this.nCol[row]!,
+      id,
+      eventId: f.eventId,
+      webhookId: this.webhookCol[row]!,
+      udid: f.udid,
+      event: f.event,
+      deviceName: f.deviceName,
+      sequence: f.sequence,
+      observedAt: f.observedAt,
+      status: STATUSES[this.statusCol[row]!]!,
+      base: this.baseCol[row]!,
+      nextAt: this.nextAtCol[row]!,
+      attempts: this.rowAttempts(row),
+      firstSeg: this.firstSegCol[row]!,
+      lastSeg: this.lastSegCol[row]!,
+      test: (this.flagsCol[row]! & TEST) !== 0,
+      dropped: false,
+      row,
+    };
+  }
+
+  private rowAttempts(row: number): number[] {
+    const count = this.countCol[row]!;
+    return count === 0 ? [] : count === 1 ? [this.firstPosCol[row]!, this.firstLenCol[row]!] : this.more.get(this.nCol[row]!)!;
+  }
+
+  /** An older object for the same delivery was changed (a lane's, from before a redelivery): the current one hears it too. */
+  private mirror(entry: Entry): void {
+    const live = this.hot.get(entry.id);
+    if (live === undefined || live === entry) return;
+    live.attempts = entry.attempts;
+    live.lastSeg = entry.lastSeg;
+  }
+
+  /** Pending deliveries stay objects (one identity for the lanes); finished ones live in their row only. */
+  private track(entry: Entry): void {
+    if (entry.status === 'pending') {
+      if (!this.hot.has(entry.id)) this.hot.set(entry.id, entry);
+    }
+    else if (this.hot.get(entry.id) === entry) this.hot.delete(entry.id);
+  }
+
+  /** What a delivery weighs against the count bound: its attempts, and at least one so a never-tried delivery still counts. */
+  private weight(row: number): number {
+    return Math.max(1, this.countCol[row]!);
+  }
+
+  private oldestLive(): number {
+    for (let i = this.head; i < this.tail; i++) if (!(this.flagsCol[i]! & DROPPED)) return i;
+    return -1;
+  }
+
+  private drop(row: number): void {
+    this.flagsCol[row]! |= DROPPED;
+    this.dead += 1;
+    this.count -= 1;
+    this.total -= this.weight(row);
+    // Only finished deliveries are dropped, and those are never hot.
+    this.more.delete(this.nCol[row]!);
+    this.releaseSegments(row);
+    this.facts.unref(this.factsCol[row]!);
+  }
+
+  private releaseSegments(row: number): void {
+    const first = this.firstSegCol[row]!;
+    const last = this.lastSegCol[row]!;
+    for (let seg = first; seg <= last; seg++) this.cover(seg, -1);
+    for (let seg = first; seg <= last; seg++) this.checkSegment(seg);
+  }
+
+  private extend(entry: Entry, row: number, seg: number): void {
+    // A delivery no longer in the log keeps no segment alive: nothing would ever release it.
+    if (row === -1) return;
+    // The row, not the object, knows the range (the object may be an older copy).
+    const lastSeg = this.lastSegCol[row]!;
+    entry.lastSeg = lastSeg;
+    if (seg <= lastSeg) return;
+    for (let s = lastSeg + 1; s <= seg; s++) this.cover(s, 1);
+    entry.lastSeg = seg;
+    this.lastSegCol[row] = seg;
   }
 
   private cover(seg: number, delta: number): void {

@@ -155,8 +155,7 @@ export class DeliveryService extends EventEmitter implements Service {
     this.ledger.prune(now);
     const interrupted: Entry[] = [];
     let pending = 0;
-    for (const entry of this.ledger.all()) {
-      if (entry.status !== 'pending') continue;
+    for (const entry of this.ledger.pending()) {
       if (entry.test) interrupted.push(entry);
       else {
         this.laneFor(entry).queue.push(entry);
@@ -247,9 +246,7 @@ export class DeliveryService extends EventEmitter implements Service {
   async list(query: DeliveryListQuery = {}): Promise<{ items: Delivery[]; next: string | null }> {
     const limit = Math.min(Math.max(1, query.limit ?? 50), 500);
     const { webhookId, udid, status } = query;
-    const filter = (e: Entry) =>
-      (webhookId === undefined || e.webhookId === webhookId) && (udid === undefined || e.udid === udid) && (status === undefined || e.status === status);
-    const { items, more } = this.ledger.page(filter, limit, query.cursor);
+    const { items, more } = this.ledger.page({ webhookId, udid, status }, limit, query.cursor);
     const deliveries = await Promise.all(items.map((entry) => this.toDelivery(entry)));
     return { items: deliveries, next: more && items.length ? items[items.length - 1]!.id : null };
   }
@@ -275,13 +272,13 @@ export class DeliveryService extends EventEmitter implements Service {
       if (lane && lane.queue[0] === entry && lane.timer) {
         clearTimeout(lane.timer);
         lane.timer = null;
-        this.record({ t: 's', d: entry.id, s: 'pending', x: now });
+        this.record({ t: 's', d: entry.id, s: 'pending', x: now }, undefined, entry);
         await this.journal.commit();
         this.kick(lane);
       }
       return this.toDelivery(entry);
     }
-    this.record({ t: 's', d: entry.id, s: 'pending', b: attemptCount(entry), x: now });
+    this.record({ t: 's', d: entry.id, s: 'pending', b: attemptCount(entry), x: now }, undefined, entry);
     await this.journal.commit();
     const lane = this.laneFor(entry);
     lane.queue.push(entry);
@@ -312,7 +309,7 @@ export class DeliveryService extends EventEmitter implements Service {
     });
     const entry = this.ledger.get(id)!;
     const attempt = this.toAttempt(callback, webhook, result);
-    this.record({ t: 'a', d: id, s: status, x: 0 }, JSON.stringify(attempt));
+    this.record({ t: 'a', d: id, s: status, x: 0 }, JSON.stringify(attempt), entry);
     await this.journal.commit();
     this.emit('delivery', { delivery: this.summary(entry), attempt } satisfies DeliveryEvent);
     this.pruneIfFull();
@@ -327,14 +324,14 @@ export class DeliveryService extends EventEmitter implements Service {
       const entry: Entry = {
         n: numberFromId(head.id as string),
         id: head.id as string,
-        // The deliveries of one change (one per webhook) share its id and time: one copy each.
-        eventId: this.ledger.intern(head.e as string),
+        // The ledger swaps the strings for the copies its deliveries share (one per change).
+        eventId: head.e as string,
         webhookId: head.w as number,
-        udid: this.ledger.intern(head.u as string),
+        udid: head.u as string,
         event: head.v as WebhookEvent,
-        deviceName: this.ledger.intern(head.m as string),
+        deviceName: head.m as string,
         sequence: head.q as number,
-        observedAt: this.ledger.intern(head.o as string),
+        observedAt: head.o as string,
         status: (head.s as DeliveryStatus | undefined) ?? 'pending',
         base: (head.b as number | undefined) ?? 0,
         nextAt: head.x as number,
@@ -343,6 +340,7 @@ export class DeliveryService extends EventEmitter implements Service {
         lastSeg: 0,
         test: head.T === 1,
         dropped: false,
+        row: -1,
       };
       this.ledger.add(entry, ref);
       return;
@@ -352,9 +350,12 @@ export class DeliveryService extends EventEmitter implements Service {
     if (head.t === 'a') this.ledger.addAttempt(entry, ref);
     else if (head.t === 's') this.ledger.addRecord(entry, ref);
     else return;
-    entry.status = head.s as DeliveryStatus;
-    if (typeof head.x === 'number') entry.nextAt = head.x;
-    if (typeof head.b === 'number') entry.base = head.b;
+    this.ledger.setState(
+      entry,
+      head.s as DeliveryStatus,
+      typeof head.x === 'number' ? head.x : undefined,
+      typeof head.b === 'number' ? head.b : undefined,
+    );
   }
 
   /** Writes a record and applies it; `entry` spares the lookup when the caller already holds it. */
@@ -416,7 +417,8 @@ export class DeliveryService extends EventEmitter implements Service {
   }
 
   private async attempt(lane: Lane, entry: Entry, webhook: StoredWebhook): Promise<void> {
-    const facts: CallbackFacts = { eventId: entry.eventId, event: entry.event, udid: entry.udid, deviceName: entry.deviceName, sequence: entry.sequence, observedAt: entry.observedAt };
+    // An entry carries every fact a callback needs: no copy per attempt.
+    const facts: CallbackFacts = entry;
     let callback: Callback;
     let result: SendResult;
     try {
@@ -512,8 +514,8 @@ export class DeliveryService extends EventEmitter implements Service {
     try {
       const limit = this.journal.currentSegment - 1;
       const stale: Entry[] = [];
-      for (const entry of this.ledger.all()) {
-        if (entry.status === 'pending' && entry.firstSeg < limit) stale.push(entry);
+      for (const entry of this.ledger.pending()) {
+        if (entry.firstSeg < limit) stale.push(entry);
         if (stale.length === RELOCATE_BATCH) break;
       }
       let moved = 0;
