@@ -2,6 +2,8 @@
  * Every long-lived part of the engine (store, sources, tracker, dispatcher, server) has the same
  * two-step lifecycle, so the engine can boot them in order and shut them down in reverse.
  */
+import { consoleLogger, type Logger } from './log.js';
+
 export interface Service {
   readonly name: string;
   boot(): Promise<void>;
@@ -9,7 +11,7 @@ export interface Service {
 }
 
 /** Boots services in order; on failure shuts down what already booted, then rethrows. */
-export async function bootAll(services: readonly Service[]): Promise<() => Promise<void>> {
+export async function bootAll(services: readonly Service[], log: Logger = consoleLogger): Promise<() => Promise<void>> {
   const booted: Service[] = [];
   const shutdown = async () => {
     for (const service of booted.reverse()) {
@@ -17,7 +19,7 @@ export async function bootAll(services: readonly Service[]): Promise<() => Promi
         await service.shutdown();
       } catch (error) {
         // Shutdown keeps going so every other service still gets its chance to persist.
-        console.error(`labhook: ${service.name} did not shut down cleanly: ${(error as Error).message}`);
+        log.error(`${service.name} did not shut down cleanly: ${(error as Error).message}`);
       }
     }
     booted.length = 0;

@@ -46,7 +46,7 @@ export class Engine {
     const db = new Database(config.dataDir);
     const lockService: Service = { name: 'lock', boot: () => lock.acquire(), shutdown: () => lock.release() };
     // The rest is built from what db.json holds, so the store comes up first.
-    const stopStore = await bootAll([lockService, db]);
+    const stopStore = await bootAll([lockService, db], log);
     try {
       return await Engine.assemble(config, log, db, stopStore);
     } catch (error) {
@@ -75,7 +75,7 @@ export class Engine {
     });
 
     // Delivery boots before the devices so no status change finds it closed.
-    const stopServices = await bootAll([deliveries.service, ...devices.services]);
+    const stopServices = await bootAll([deliveries.service, ...devices.services], log);
     engine.stop = async () => {
       await stopServices();
       await stopStore();
