@@ -7,55 +7,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipReason } from '../../scripts/requirements.mjs';
 import { AdbSource, type AdbSourceOptions } from '../../electron/core/devices/sources/adb.js';
-import type { DeviceSink, Presence, SessionClaim, SourceName } from '../../electron/core/devices/model.js';
+import type { DeviceSink, Presence } from '../../electron/core/devices/model.js';
 import { memoryLogger } from '../../electron/core/log.js';
 import { isNetworkSerial, presenceFor } from '../../electron/core/devices/sources/adb-presence.js';
 import { parseGetprop } from '../../electron/core/devices/sources/adb-getprop.js';
+import { RecordingSink, type PresenceReport } from '../helpers/recording-sink.js';
+import { waitFor } from '../helpers/wait.js';
 import { AdbServer } from '../peers/adb-server.js';
 import { EmulatedAdbd, type AdbdOptions } from '../peers/adbd.js';
 
-interface Report {
-  at: number;
-  presences: Presence[];
-}
-
-/** Keeps every report, as the tracker would receive them. */
-class RecordingSink implements DeviceSink {
-  readonly reports: Report[] = [];
-  readonly sessions: SessionClaim[][] = [];
-  readonly sources = new Set<string>();
-
-  reportPresences(source: SourceName, presences: readonly Presence[]): void {
-    this.sources.add(source);
-    this.reports.push({ at: performance.now(), presences: structuredClone([...presences]) });
-  }
-
-  reportSessions(_source: string, sessions: readonly SessionClaim[]): void {
-    this.sessions.push([...sessions]);
-  }
-
-  get latest(): Presence[] {
-    return this.reports.at(-1)?.presences ?? [];
-  }
-
-  find(key: string): Presence | undefined {
-    return this.latest.find((presence) => presence.key === key);
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** The first report at or after `index` that satisfies `test`, waiting for it. */
-async function reportAfter(sink: RecordingSink, index: number, what: string, test: (presences: Presence[]) => boolean, timeoutMs?: number): Promise<Report> {
-  return waitFor(what, () => sink.reports.slice(index).find((report) => test(report.presences)), timeoutMs);
+async function reportAfter(sink: RecordingSink, index: number, what: string, test: (presences: Presence[]) => boolean, timeoutMs?: number): Promise<PresenceReport> {
+  return waitFor(what, () => sink.presenceReports.slice(index).find((report) => test(report.presences)), timeoutMs);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,10 +64,10 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   }
 
   it('reports a connected device as ready, identified by ro.serialno and named by ro.product.model', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
-    await waitFor('the first report', () => sink.reports.length > 0);
+    await waitFor('the first report', () => sink.presenceReports.length > 0);
     expect(adb.status().state).toBe('running');
 
     const phone = await device({ serialno: 'R58M123ABC', model: 'Galaxy Note 8' });
@@ -113,7 +76,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     expect(presence).toEqual({ key: phone.serial, udid: 'R58M123ABC', state: 'ready', platform: 'android', name: 'Galaxy Note 8' });
     expect([...sink.sources]).toEqual(['adb']);
     // Never reported ready under a provisional udid before getprop answered.
-    for (const report of sink.reports) {
+    for (const report of sink.presenceReports) {
       for (const p of report.presences) if (p.key === phone.serial) expect(p.udid).toBe('R58M123ABC');
     }
     // One getprop per device, not one per poll.
@@ -122,7 +85,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('reports a device whose socket dropped as unusable (offline), still under its ro.serialno, and ready again when it answers', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
     const phone = await device({ serialno: 'DROP0001', model: 'Pixel 7' });
@@ -139,7 +102,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('reports a device that refuses connections as unusable (offline)', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
     const phone = await device({ serialno: 'REFUSE01' });
@@ -151,7 +114,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('reports an unauthorized device as unusable with detail unauthorized, under its adb serial', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
     const phone = await device({ serialno: 'LOCKED01', mode: 'unauthorized' });
@@ -162,7 +125,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('keeps the learnt ro.serialno when a ready device turns unauthorized (debugging authorisation revoked)', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
     const phone = await device({ serialno: 'REVOKE01', model: 'Pixel 8' });
@@ -174,7 +137,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('reports a disconnected device as gone', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
     const phone = await device({ serialno: 'GONE0001' });
@@ -188,7 +151,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('does not let a slow getprop hold back other devices, and falls back to the adb serial when getprop never answers', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb, log } = source({ sink, getpropTimeoutMs: 4000 });
     await adb.boot();
     const slow = await device({ serialno: 'SLOW0001', model: 'Slowpoke', shellDelayMs: 60_000 });
@@ -205,13 +168,13 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('keeps its devices through an adb server restart without reporting them gone, and watches again afterwards', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb, log } = source({ sink, retryMs: [100, 1000], settleMs: 2500 });
     await adb.boot();
     const phones = [await device({ serialno: 'RESTART1', model: 'A' }), await device({ serialno: 'RESTART2', model: 'B' })];
     for (const phone of phones) await attach(phone);
     await waitFor('both ready', () => phones.every((phone) => sink.find(phone.serial)?.state === 'ready'));
-    const before = sink.reports.length;
+    const before = sink.presenceReports.length;
     const pid = server.pid;
 
     await server.kill();
@@ -230,33 +193,33 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
 
     // Past the settle window, every report since the kill still had both phones ready.
     await sleep(3000);
-    for (const report of sink.reports.slice(before)) {
+    for (const report of sink.presenceReports.slice(before)) {
       for (const phone of phones) expect(report.presences.find((p) => p.key === phone.serial)?.state).toBe('ready');
     }
     expect(log.lines.filter((line) => line.startsWith('warn: ')).length).toBe(1);
     expect(log.lines.some((line) => line.includes('is back'))).toBe(true);
 
     // The recreated tracker and poller see new changes.
-    const index = sink.reports.length;
+    const index = sink.presenceReports.length;
     await server.disconnect(phones[0]!.serial);
     await reportAfter(sink, index, 'the disconnect after the restart', (presences) => !presences.some((p) => p.key === phones[0]!.serial));
   });
 
   it('reports the devices gone when the adb server stays away, and back when it returns', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb, log } = source({ sink, retryMs: [100, 400], serverGoneMs: 1000, settleMs: 500 });
     await adb.boot();
     const phone = await device({ serialno: 'AWAY0001', model: 'Away' });
     await attach(phone);
     await waitFor('ready', () => sink.find(phone.serial)?.state === 'ready');
-    const before = sink.reports.length;
+    const before = sink.presenceReports.length;
 
     await server.kill();
     await waitFor('unavailable', () => adb.status().state === 'unavailable');
     expect(adb.status().detail).toMatch(/adb server at 127\.0\.0\.1:\d+/);
-    await waitFor('reported gone', () => sink.reports.length > before && sink.latest.length === 0);
+    await waitFor('reported gone', () => sink.presenceReports.length > before && sink.lastPresences()?.length === 0);
     // Exactly one report while the server was down: the empty list, once the grace ran out.
-    expect(sink.reports.slice(before).map((r) => r.presences.length)).toEqual([0]);
+    expect(sink.presenceReports.slice(before).map((r) => r.presences.length)).toEqual([0]);
     expect(log.lines.filter((line) => line.startsWith('warn: '))).toHaveLength(1);
 
     await server.startServer();
@@ -269,15 +232,15 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   it('survives having no adb server, says why, and picks the server up when it starts', async () => {
     const late = await AdbServer.create();
     cleanups.push(() => late.stop());
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb, log } = source({ sink, retryMs: [100, 400], serverGoneMs: 1000 }, late);
     await adb.boot();
     await waitFor('unavailable', () => adb.status().state === 'unavailable' && adb.status().detail.includes('no adb server'));
     expect(adb.status().detail).toContain(`127.0.0.1:${late.port}`);
     expect(adb.status().detail).not.toContain('\n');
     // Nothing seen, and the server stays away: the empty list is reported once it is known.
-    await waitFor('the empty report', () => sink.reports.length === 1);
-    expect(sink.latest).toEqual([]);
+    await waitFor('the empty report', () => sink.presenceReports.length === 1);
+    expect(sink.lastPresences()).toEqual([]);
     await sleep(1500); // several retries
     expect(log.lines.filter((line) => line.startsWith('warn: '))).toHaveLength(1);
     expect(log.lines[0]).toContain('no adb server');
@@ -293,7 +256,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   });
 
   it('reports 100 emulated devices at once, each with its own identity', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink });
     await adb.boot();
     const phones = await Promise.all(
@@ -318,7 +281,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
       if (i === 7 || i === 42) expect(presence).toMatchObject({ state: 'unusable', detail: 'unauthorized', udid: phone.serial });
       else expect(presence).toEqual({ key: phone.serial, udid: phone.serialno, state: 'ready', platform: 'android', name: `Model ${i}` });
     });
-    expect(sink.latest.filter((p) => p.key.startsWith('127.0.0.1:') && phones.some((phone) => phone.serial === p.key))).toHaveLength(100);
+    expect((sink.lastPresences() ?? []).filter((p) => p.key.startsWith('127.0.0.1:') && phones.some((phone) => phone.serial === p.key))).toHaveLength(100);
   }, 120_000);
 
   it('lets the process exit after shutdown, even with a getprop still unanswered', async () => {
@@ -352,7 +315,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
   // the default poll interval (about 5 s). Nothing is asserted on the numbers, only that every
   // change was reported.
   it('measures change → report delays', async () => {
-    const sink = new RecordingSink();
+    const sink = new RecordingSink('adb', 'presences');
     const { adb } = source({ sink, pollMs: 1000 });
     await adb.boot();
     const phone = await device({ serialno: 'MEASURE1', model: 'Meter' });
@@ -361,20 +324,20 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const delays = { 'connect→ready': [] as number[], '`adb connect` run→ready': [] as number[], 'drop→unusable': [] as number[], 'disconnect→gone': [] as number[] };
     for (let round = 0; round < 20; round++) {
       await phone.setMode('device');
-      let index = sink.reports.length;
+      let index = sink.presenceReports.length;
       const connectAt = performance.now();
       await server.connect(phone.serial);
       let report = await reportAfter(sink, index, 'ready', (ps) => ps.some((p) => p.key === phone.serial && p.state === 'ready'));
       delays['connect→ready'].push(report.at - phone.lastHandshakeAt);
       delays['`adb connect` run→ready'].push(report.at - connectAt);
 
-      index = sink.reports.length;
+      index = sink.presenceReports.length;
       const dropAt = performance.now();
       await phone.setMode('silent');
       report = await reportAfter(sink, index, 'unusable', (ps) => ps.some((p) => p.key === phone.serial && p.state === 'unusable'));
       delays['drop→unusable'].push(report.at - dropAt);
 
-      index = sink.reports.length;
+      index = sink.presenceReports.length;
       const disconnectAt = performance.now();
       await server.disconnect(phone.serial);
       report = await reportAfter(sink, index, 'gone', (ps) => !ps.some((p) => p.key === phone.serial));

@@ -8,7 +8,9 @@ import type { Delivery, WebhookEvent } from '../../electron/core/api/schemas.js'
 import type { StatusChange } from '../../electron/core/devices/model.js';
 import type { StoredWebhook } from '../../electron/core/webhooks/model.js';
 import { startReceiver, replies, type Receiver } from '../peers/receivers.js';
-import { makeChange, makeWebhook, tempDir, waitUntil } from './delivery-fixtures.js';
+import { makeChange, makeWebhook } from './delivery-fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = path.join(root, 'test/peers/delivery-child.mjs');
@@ -57,7 +59,7 @@ afterEach(async () => {
 
 describe.skipIf(!existsSync(path.join(root, 'out/electron/core/delivery/service.js')))('delivery across kill -9', () => {
   it('delivers everything that was pending after SIGKILL mid-burst, in order, repeating only the same webhook-id', async () => {
-    const tmp = tempDir();
+    const tmp = await tempDir();
     cleanups.push(tmp.remove);
     // Slow receivers keep the burst in flight; one also fails every fourth request, so retries are pending too.
     const receivers: Receiver[] = [
@@ -72,7 +74,7 @@ describe.skipIf(!existsSync(path.join(root, 'out/electron/core/delivery/service.
       makeWebhook({ id: 3, url: receivers[2]!.url, events: ['online', 'offline'] }),
     ];
 
-    const first = startChild(tmp.dir);
+    const first = startChild(tmp.path);
     cleanups.push(() => {
       first.process.kill('SIGKILL');
     });
@@ -90,7 +92,7 @@ describe.skipIf(!existsSync(path.join(root, 'out/electron/core/delivery/service.
     for (const change of changes) first.process.send({ type: 'enqueue', change });
 
     const received = () => receivers.reduce((n, r) => n + r.received.length, 0);
-    await waitUntil(() => received() >= 60, 20_000, 'the burst to be under way');
+    await waitFor('the burst to be under way', () => received() >= 60, 20_000);
     first.process.kill('SIGKILL');
     await first.exited;
     const ackedAtKill = new Set(first.acked);
@@ -103,7 +105,7 @@ describe.skipIf(!existsSync(path.join(root, 'out/electron/core/delivery/service.
     expect(missingAtKill).toBeGreaterThan(0);
     expect(received()).toBeLessThan(expectedTotal);
 
-    const second = startChild(tmp.dir);
+    const second = startChild(tmp.path);
     cleanups.push(() => {
       second.process.kill('SIGKILL');
     });
@@ -112,11 +114,11 @@ describe.skipIf(!existsSync(path.join(root, 'out/electron/core/delivery/service.
 
     const everyAckedArrived = () =>
       changes.filter((c) => ackedAtKill.has(c.id)).every((c) => webhooks.every((w, i) => !matches(w, c) || seen(receivers[i]!).has(c.id)));
-    await waitUntil(everyAckedArrived, 30_000, 'every acknowledged change to reach its receivers');
-    await waitUntil(async () => {
+    await waitFor('every acknowledged change to reach its receivers', everyAckedArrived, 30_000);
+    await waitFor('nothing left pending', async () => {
       const { items } = (await second.call({ type: 'list', query: { status: 'pending', limit: 500 } })) as { items: Delivery[] };
       return items.length === 0;
-    }, 30_000, 'nothing left pending');
+    }, 30_000);
 
     for (const [i, r] of receivers.entries()) {
       for (const udid of devices) {

@@ -1,8 +1,5 @@
 /** Webhooks, a webhook directory and status changes for the delivery tests. */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { WebhookEvent } from '../../electron/core/api/schemas.js';
 import type { StatusChange } from '../../electron/core/devices/model.js';
 import type { StoredWebhook, WebhookDirectory } from '../../electron/core/webhooks/model.js';
@@ -78,17 +75,4 @@ export function makeChange(udid: string, event: WebhookEvent | null, sequence: n
     simulated: true,
     ...fields,
   };
-}
-
-export function tempDir(): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'labhook-delivery-'));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

@@ -7,7 +7,9 @@ import { DeliveryService, type DeliveryEvent, type DeliveryNotice, type Delivery
 import { memoryLogger } from '../../electron/core/log.js';
 import type { StoredWebhook } from '../../electron/core/webhooks/model.js';
 import { failFirst, replies, startReceiver, type Receiver } from '../peers/receivers.js';
-import { MemoryDirectory, makeChange, makeWebhook, newSecret, tempDir, waitUntil } from './delivery-fixtures.js';
+import { MemoryDirectory, makeChange, makeWebhook, newSecret } from './delivery-fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -30,8 +32,8 @@ interface Harness {
 }
 
 async function harness(webhooks: StoredWebhook[], options: Partial<DeliveryServiceOptions> = {}, dataDir?: string): Promise<Harness> {
-  const tmp = dataDir ? null : tempDir();
-  const dir = dataDir ?? tmp!.dir;
+  const tmp = dataDir ? null : await tempDir();
+  const dir = dataDir ?? tmp!.path;
   if (tmp) cleanups.push(tmp.remove);
   const directory = new MemoryDirectory(webhooks);
   const log = memoryLogger();
@@ -59,10 +61,10 @@ async function harness(webhooks: StoredWebhook[], options: Partial<DeliveryServi
 
 async function settled(service: DeliveryService, id: string, timeoutMs = 15_000): Promise<Delivery> {
   let delivery: Delivery | undefined;
-  await waitUntil(async () => {
+  await waitFor(`delivery ${id} to settle`, async () => {
     delivery = await service.get(id);
     return delivery.status !== 'pending';
-  }, timeoutMs, `delivery ${id} to settle`);
+  }, timeoutMs);
   return delivery!;
 }
 
@@ -108,7 +110,7 @@ describe('delivery service', () => {
     expect(attempt.response).toMatchObject({ status: 200, body: 'ok' });
     expect(attempt.response!.headers['content-type']).toBe('text/plain');
     expect(attempt.error).toBeNull();
-    await waitUntil(() => h.events.length === 1);
+    await waitFor('one delivery event', () => h.events.length === 1);
     expect(h.events[0]!.delivery).toMatchObject({ id: delivery!.id, status: 'delivered', attemptCount: 1 });
   });
 
@@ -144,7 +146,7 @@ describe('delivery service', () => {
     }
     const successes = (r: Receiver, udid: string) =>
       r.received.filter((q, i) => JSON.parse(q.body).deviceUdid === udid && (i * 7 + (r === a ? 1 : 2)) % 3 !== 0);
-    await waitUntil(() => ['X', 'Y'].every((u) => successes(a, u).length >= 12 && successes(b, u).length >= 12), 20_000, 'all callbacks');
+    await waitFor('all callbacks', () => ['X', 'Y'].every((u) => successes(a, u).length >= 12 && successes(b, u).length >= 12), 20_000);
     for (const r of [a, b]) {
       for (const udid of ['X', 'Y']) {
         const ids = r.received.filter((q) => JSON.parse(q.body).deviceUdid === udid).map((q) => q.headers['webhook-id']!);
@@ -168,7 +170,7 @@ describe('delivery service', () => {
     );
     for (let i = 1; i <= 20; i++) await h.service.enqueue(makeChange('D', i % 2 ? 'online' : 'offline', i));
     await healthy.waitFor(20);
-    await waitUntil(async () => (await only(h.service, { webhookId: 3, status: 'delivered' })).length === 20);
+    await waitFor('20 deliveries to webhook 3', async () => (await only(h.service, { webhookId: 3, status: 'delivered' })).length === 20);
     // The same device's other lanes are still stuck on their first callback.
     expect(hole.received).toHaveLength(1);
     expect(busy.received).toHaveLength(1);
@@ -236,7 +238,7 @@ describe('delivery service', () => {
     const second = makeChange('A', 'offline', 2);
     await h.service.enqueue(first);
     await h.service.enqueue(second);
-    await waitUntil(() => notices.length === 1);
+    await waitFor('one notice', () => notices.length === 1);
     expect(notices[0]).toMatchObject({ webhookId: 9 });
     expect(notices[0]!.message).toContain('Gone hook');
     expect(h.directory.disabled).toEqual([{ id: 9, reason: expect.stringContaining('410') }]);
@@ -325,7 +327,7 @@ describe('delivery service', () => {
       await h.service.enqueue(change);
     }
     await r.waitFor(9);
-    await waitUntil(async () => (await only(h.service, { status: 'delivered' })).length === 9);
+    await waitFor('9 deliveries', async () => (await only(h.service, { status: 'delivered' })).length === 9);
     const page1 = await h.service.list({ limit: 4 });
     expect(page1.items).toHaveLength(4);
     expect(page1.next).toEqual(expect.any(String));
@@ -359,10 +361,10 @@ describe('delivery service', () => {
       await h.service.enqueue(change);
       await r.waitFor(i);
     }
-    await waitUntil(async () => (await only(h.service, { status: 'pending' })).length === 0);
+    await waitFor('nothing left pending', async () => (await only(h.service, { status: 'pending' })).length === 0);
     await h.service.enqueue(makeChange('last', 'online', 1));
     await r.waitFor(26);
-    await waitUntil(async () => (await only(h.service, { status: 'pending' })).length === 0);
+    await waitFor('nothing left pending', async () => (await only(h.service, { status: 'pending' })).length === 0);
     const kept = await only(h.service);
     expect(kept.length).toBeLessThanOrEqual(10);
     expect(kept.length).toBeGreaterThan(0);
@@ -386,7 +388,7 @@ describe('delivery service', () => {
       if (i % 10 === 0) await r.waitFor(i);
     }
     await r.waitFor(60);
-    await waitUntil(async () => (await only(h.service, { status: 'pending' })).length === 0);
+    await waitFor('nothing left pending', async () => (await only(h.service, { status: 'pending' })).length === 0);
     const segments = readdirSync(path.join(h.dir, 'deliveries'));
     // 60 deliveries of ~1.5 KiB need ~11 segments of 8 KiB; at most ~20 attempts' worth remain.
     expect(segments.length).toBeLessThan(7);
@@ -405,15 +407,15 @@ describe('delivery service', () => {
       { retrySchedule: [0, 3_600_000], logBounds: { maxAttempts: 20 }, segmentBytes: 8 * 1024 },
     );
     await h.service.enqueue(makeChange('P', 'online', 1));
-    await waitUntil(async () => (await only(h.service))[0]!.attempts.length === 1);
+    await waitFor('the first attempt', async () => (await only(h.service))[0]!.attempts.length === 1);
     for (let i = 1; i <= 60; i++) {
       await h.service.enqueue(makeChange('B', 'online', i));
       if (i % 10 === 0) await busy.waitFor(i);
     }
     await busy.waitFor(60);
-    await waitUntil(async () => (await only(h.service, { status: 'pending' })).length === 1);
+    await waitFor('one delivery left pending', async () => (await only(h.service, { status: 'pending' })).length === 1);
     const dir = path.join(h.dir, 'deliveries');
-    await waitUntil(() => !readdirSync(dir).includes('00000001.jsonl'), 5000, 'the first segment to go');
+    await waitFor('the first segment to go', () => !readdirSync(dir).includes('00000001.jsonl'), 5000);
     expect(readdirSync(dir).length).toBeLessThan(7);
     const [waiting] = await only(h.service, { status: 'pending' });
     expect(waiting).toMatchObject({ udid: 'P', webhookId: 1 });
@@ -424,7 +426,7 @@ describe('delivery service', () => {
     await h.service.redeliver(waiting!.id);
     // Once delivered it is the oldest finished delivery, so the 20-attempt bound drops it at once:
     // the event stream is where its outcome shows.
-    await waitUntil(() => h.events.some((e) => e.delivery.id === waiting!.id && e.delivery.status === 'delivered'));
+    await waitFor('the waiting delivery to be delivered', () => h.events.some((e) => e.delivery.id === waiting!.id && e.delivery.status === 'delivered'));
     expect(h.events.find((e) => e.delivery.id === waiting!.id && e.delivery.status === 'delivered')!.delivery.attemptCount).toBe(2);
     expect(stuck.received.map((q) => q.headers['webhook-id'])).toEqual([waiting!.eventId, waiting!.eventId]);
   });
@@ -488,7 +490,7 @@ describe('delivery service', () => {
     await h.service.enqueue(makeChange('A', 'online', 1));
     await h.service.enqueue(makeChange('A', 'offline', 2));
     await r.waitFor(1);
-    await waitUntil(async () => (await only(h.service))[1]!.attempts.length === 1);
+    await waitFor('the second delivery’s first attempt', async () => (await only(h.service))[1]!.attempts.length === 1);
     await h.service.shutdown();
     const segments = readdirSync(path.join(h.dir, 'deliveries'));
     appendFileSync(path.join(h.dir, 'deliveries', segments[segments.length - 1]!), '{"t":"a","d":"00000000001","s":"deliv');

@@ -1,37 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { memoryLogger } from '../../electron/core/log.js';
-import type { DeviceSink, Presence, SessionClaim } from '../../electron/core/devices/model.js';
+import type { Presence } from '../../electron/core/devices/model.js';
 import { UsbmuxSource } from '../../electron/core/devices/sources/usbmux.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
+import { waitFor } from '../helpers/wait.js';
 import { UsbmuxdPeer, frame } from '../peers/usbmuxd.js';
-
-interface Report {
-  at: number;
-  presences: Presence[];
-}
-
-function recordingSink(): DeviceSink & { reports: Report[]; last(): Presence[] | undefined } {
-  const reports: Report[] = [];
-  return {
-    reports,
-    last: () => reports.at(-1)?.presences,
-    reportPresences(source, presences) {
-      expect(source).toBe('usbmux');
-      reports.push({ at: performance.now(), presences: [...presences] });
-    },
-    reportSessions(_source: string, _sessions: readonly SessionClaim[]) {
-      throw new Error('usbmux reports no sessions');
-    },
-  };
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const udids = (presences: Presence[] | undefined) => (presences ?? []).map((p) => p.udid).sort();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,7 +19,7 @@ async function setup(options: { startPeer?: boolean } = {}) {
   const peer = new UsbmuxdPeer();
   cleanups.push(() => peer.dispose());
   if (options.startPeer !== false) await peer.start();
-  const sink = recordingSink();
+  const sink = new RecordingSink('usbmux', 'presences');
   const log = memoryLogger();
   const source = new UsbmuxSource({ socketPath: peer.socketPath, sink, log });
   cleanups.push(() => source.shutdown());
@@ -61,47 +35,47 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     const { peer, sink, source } = await setup();
     await peer.attach({ udid: IPHONE });
     await source.boot();
-    await waitFor('the present iPhone', () => udids(sink.last()).includes(IPHONE));
+    await waitFor('the present iPhone', () => udids(sink.lastPresences()).includes(IPHONE));
 
     expect(peer.requests).toHaveLength(1);
     const listen = peer.requests[0]!.message;
     expect(listen).toMatchObject({ MessageType: 'Listen', ProgName: 'Labhook', kLibUSBMuxVersion: 3 });
     expect(typeof listen.ClientVersionString).toBe('string');
-    expect(sink.last()).toEqual([{ key: 'usbmux:1', udid: IPHONE, state: 'ready', platform: 'ios', name: 'iPhone', detail: 'USB' }]);
+    expect(sink.lastPresences()).toEqual([{ key: 'usbmux:1', udid: IPHONE, state: 'ready', platform: 'ios', name: 'iPhone', detail: 'USB' }]);
     expect(source.status().state).toBe('running');
 
     const [ipadId] = await peer.attach({ udid: IPAD, productId: 0x12ab });
-    await waitFor('the iPad', () => udids(sink.last()).includes(IPAD));
-    expect(sink.last()!.find((p) => p.udid === IPAD)).toMatchObject({ key: `usbmux:${ipadId}`, name: 'iPad' });
-    expect(udids(sink.last())).toEqual([IPHONE, IPAD].sort());
+    await waitFor('the iPad', () => udids(sink.lastPresences()).includes(IPAD));
+    expect(sink.lastPresences()!.find((p) => p.udid === IPAD)).toMatchObject({ key: `usbmux:${ipadId}`, name: 'iPad' });
+    expect(udids(sink.lastPresences())).toEqual([IPHONE, IPAD].sort());
 
     await peer.detach(peer.idOf(IPHONE)!);
-    await waitFor('the iPhone to go', () => !udids(sink.last()).includes(IPHONE));
-    expect(udids(sink.last())).toEqual([IPAD]);
+    await waitFor('the iPhone to go', () => !udids(sink.lastPresences()).includes(IPHONE));
+    expect(udids(sink.lastPresences())).toEqual([IPAD]);
 
     await peer.detach(ipadId!);
-    await waitFor('an empty list', () => sink.last()?.length === 0);
+    await waitFor('an empty list', () => sink.lastPresences()?.length === 0);
   });
 
   it('reads several frames in one chunk and frames cut into pieces', async () => {
     const { peer, sink, source } = await setup();
     await source.boot();
-    await waitFor('the first, settled report', () => sink.reports.length === 1);
-    expect(sink.last()).toEqual([]);
+    await waitFor('the first, settled report', () => sink.presenceReports.length === 1);
+    expect(sink.lastPresences()).toEqual([]);
 
-    const before = sink.reports.length;
+    const before = sink.presenceReports.length;
     await peer.attach({ udid: IPHONE }, { udid: IPAD, productId: 0x12ab }, { udid: OLD_IPHONE, connectionType: 'Network' });
-    await waitFor('three devices', () => sink.last()?.length === 3);
+    await waitFor('three devices', () => sink.lastPresences()?.length === 3);
     // One write carried three frames; each was still read on its own.
-    expect(sink.reports.length - before).toBe(3);
-    expect(sink.last()!.find((p) => p.udid === OLD_IPHONE)).toMatchObject({ name: 'iOS device', detail: 'Network' });
+    expect(sink.presenceReports.length - before).toBe(3);
+    expect(sink.lastPresences()!.find((p) => p.udid === OLD_IPHONE)).toMatchObject({ name: 'iOS device', detail: 'Network' });
 
     peer.delivery = 'split';
     await peer.detach(peer.idOf(IPHONE)!, peer.idOf(IPAD)!);
-    await waitFor('one device left', () => sink.last()?.length === 1);
-    expect(udids(sink.last())).toEqual([OLD_IPHONE]);
+    await waitFor('one device left', () => sink.lastPresences()?.length === 1);
+    expect(udids(sink.lastPresences())).toEqual([OLD_IPHONE]);
     await peer.attach({ udid: IPHONE });
-    await waitFor('the iPhone again', () => udids(sink.last()).includes(IPHONE));
+    await waitFor('the iPhone again', () => udids(sink.lastPresences()).includes(IPHONE));
     expect(source.status().state).toBe('running');
   });
 
@@ -110,8 +84,8 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     await peer.attach({ udid: IPHONE }, { udid: IPAD, productId: 0x12ab });
     peer.delivery = 'split';
     await source.boot();
-    await waitFor('both devices', () => sink.last()?.length === 2, 20_000);
-    expect(udids(sink.last())).toEqual([IPHONE, IPAD].sort());
+    await waitFor('both devices', () => sink.lastPresences()?.length === 2, 20_000);
+    expect(udids(sink.lastPresences())).toEqual([IPHONE, IPAD].sort());
   });
 
   it('survives a daemon restart without reporting present devices gone', async () => {
@@ -119,9 +93,9 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     const [first] = await peer.attach({ udid: OLD_IPHONE }, { udid: IPHONE }, { udid: IPAD, productId: 0x12ab });
     await peer.detach(first!);
     await source.boot();
-    await waitFor('two devices', () => sink.last()?.length === 2);
-    const settledAt = sink.reports.length;
-    expect(sink.last()!.map((p) => p.key).sort()).toEqual(['usbmux:2', 'usbmux:3']);
+    await waitFor('two devices', () => sink.lastPresences()?.length === 2);
+    const settledAt = sink.presenceReports.length;
+    expect(sink.lastPresences()!.map((p) => p.key).sort()).toEqual(['usbmux:2', 'usbmux:3']);
 
     await peer.stop();
     await waitFor('unavailable', () => source.status().state === 'unavailable');
@@ -129,22 +103,22 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     await peer.start();
     await waitFor('listening again', () => peer.listenerCount === 1 && source.status().state === 'running');
     // The restarted daemon numbered the devices afresh; the new keys arrive in one settled report.
-    await waitFor('the renumbered list', () => sink.last()!.map((p) => p.key).sort().join() === 'usbmux:1,usbmux:2');
-    for (const report of sink.reports.slice(settledAt)) expect(udids(report.presences)).toEqual([IPHONE, IPAD].sort());
+    await waitFor('the renumbered list', () => sink.lastPresences()!.map((p) => p.key).sort().join() === 'usbmux:1,usbmux:2');
+    for (const report of sink.presenceReports.slice(settledAt)) expect(udids(report.presences)).toEqual([IPHONE, IPAD].sort());
     expect(log.lines.filter((l) => l.startsWith('warn:'))).toHaveLength(1);
     expect(log.lines.some((l) => l.includes('is back'))).toBe(true);
 
     await peer.attach({ udid: OLD_IPHONE });
-    await waitFor('a device attached after the restart', () => sink.last()?.length === 3);
+    await waitFor('a device attached after the restart', () => sink.lastPresences()?.length === 3);
   });
 
   it('reports the devices gone when the daemon stays away', async () => {
     const { peer, sink, source } = await setup();
     await peer.attach({ udid: IPHONE });
     await source.boot();
-    await waitFor('the iPhone', () => sink.last()?.length === 1);
+    await waitFor('the iPhone', () => sink.lastPresences()?.length === 1);
     await peer.stop();
-    await waitFor('the list emptied after the hold', () => sink.last()?.length === 0, 20_000);
+    await waitFor('the list emptied after the hold', () => sink.lastPresences()?.length === 0, 20_000);
     expect(source.status().state).toBe('unavailable');
   });
 
@@ -162,11 +136,11 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     await sleep(3500);
     const warnings = log.lines.filter((l) => l.startsWith('warn:'));
     expect(warnings).toEqual([`warn: iOS devices: usbmuxd is not running (no socket at ${peer.socketPath}); retrying in the background`]);
-    expect(sink.reports).toHaveLength(0);
+    expect(sink.presenceReports).toHaveLength(0);
 
     await peer.attach({ udid: IPHONE });
     await peer.start();
-    await waitFor('the daemon picked up', () => udids(sink.last()).includes(IPHONE), 20_000);
+    await waitFor('the daemon picked up', () => udids(sink.lastPresences()).includes(IPHONE), 20_000);
     expect(source.status().state).toBe('running');
     expect(rejections).toEqual([]);
   });
@@ -179,47 +153,47 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     expect(source.status().state).toBe('unavailable');
     peer.listenResult = 0;
     await peer.attach({ udid: IPAD, productId: 0x12ab });
-    await waitFor('listening after the refusal', () => udids(sink.last()).includes(IPAD), 20_000);
+    await waitFor('listening after the refusal', () => udids(sink.lastPresences()).includes(IPAD), 20_000);
 
     const bad = Buffer.alloc(16);
     bad.writeUInt32LE(4, 0);
     await peer.sendRaw(bad);
     await waitFor('the broken frame noticed', () => source.status().state === 'unavailable' || peer.requests.length > 2);
     await waitFor('listening again', () => source.status().state === 'running' && peer.listenerCount === 1);
-    expect(udids(sink.last())).toEqual([IPAD]);
+    expect(udids(sink.lastPresences())).toEqual([IPAD]);
     // A frame of another type (not plist) is skipped, the rest still read.
     const binary = Buffer.alloc(20);
     binary.writeUInt32LE(20, 0);
     binary.writeUInt32LE(0, 4);
     binary.writeUInt32LE(1, 8);
     await peer.sendRaw(Buffer.concat([binary, frame({ MessageType: 'Detached', DeviceID: peer.idOf(IPAD)! }, 0)]));
-    await waitFor('the detach after the binary frame', () => sink.last()?.length === 0);
+    await waitFor('the detach after the binary frame', () => sink.lastPresences()?.length === 0);
   });
 
   it('measures peer change → sink report for 20 attach/detach cycles', async () => {
     const { peer, sink, source } = await setup();
     await source.boot();
     await waitFor('listening', () => source.status().state === 'running' && peer.listenerCount === 1);
-    await waitFor('settled', () => sink.reports.length > 0);
+    await waitFor('settled', () => sink.presenceReports.length > 0);
     const attach: number[] = [];
     const detach: number[] = [];
     for (let i = 0; i < 20; i++) {
-      let count = sink.reports.length;
+      let count = sink.presenceReports.length;
       let start = performance.now();
       const [id] = await peer.attach({ udid: `${IPHONE}-${i}` });
-      await waitFor('attach', () => sink.reports.length > count);
-      attach.push(sink.reports[count]!.at - start);
-      count = sink.reports.length;
+      await waitFor('attach', () => sink.presenceReports.length > count);
+      attach.push(sink.presenceReports[count]!.at - start);
+      count = sink.presenceReports.length;
       start = performance.now();
       await peer.detach(id!);
-      await waitFor('detach', () => sink.reports.length > count);
-      detach.push(sink.reports[count]!.at - start);
+      await waitFor('detach', () => sink.presenceReports.length > count);
+      detach.push(sink.presenceReports[count]!.at - start);
     }
     const summary = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);
       return `median ${((sorted[9]! + sorted[10]!) / 2).toFixed(2)} ms, worst ${sorted[19]!.toFixed(2)} ms`;
     };
     console.info(`usbmux attach → report: ${summary(attach)}; detach → report: ${summary(detach)}`);
-    expect(sink.last()).toEqual([]);
+    expect(sink.lastPresences()).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Journal, type RecordRef } from '../../electron/core/delivery/journal.js';
 import { Ledger, idFromNumber, type Entry } from '../../electron/core/delivery/ledger.js';
-import { tempDir } from '../integration/delivery-fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -19,15 +19,15 @@ function open(dir: string, segmentBytes = 1 << 20) {
   return { journal, seen, warnings };
 }
 
-function scratch(): string {
-  const tmp = tempDir();
+async function scratch(): Promise<string> {
+  const tmp = await tempDir();
   cleanups.push(tmp.remove);
-  return path.join(tmp.dir, 'deliveries');
+  return path.join(tmp.path, 'deliveries');
 }
 
 describe('journal', () => {
   it('group-commits one tick of records in one write, every waiter resolves, and one sync follows', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const { journal } = open(dir);
     const waits: Array<Promise<void>> = [];
     for (let i = 0; i < 1000; i++) {
@@ -56,7 +56,7 @@ describe('journal', () => {
   });
 
   it('reads a record back by its offset, body included', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const { journal } = open(dir);
     const body = JSON.stringify({ text: 'tab\there, line\nthere, ünïcödé' });
     journal.append({ t: 'c', n: 1 });
@@ -70,7 +70,7 @@ describe('journal', () => {
   });
 
   it('replays attempt heads exactly as written, whichever way they are parsed', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const { journal } = open(dir);
     const heads = [
       { t: 'a', d: '0hojgr1013c', s: 'pending', x: 1795754883061 },
@@ -85,7 +85,7 @@ describe('journal', () => {
   });
 
   it('cuts a torn last record after a crash and appends after it', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const first = open(dir);
     for (let i = 0; i < 10; i++) first.journal.append({ t: 'c', i }, JSON.stringify({ pad: 'y'.repeat(300) }));
     await first.journal.close();
@@ -102,7 +102,7 @@ describe('journal', () => {
   });
 
   it('skips garbage inside an older segment and keeps reading', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const first = open(dir, 200);
     for (let i = 0; i < 6; i++) first.journal.append({ t: 'c', i, pad: 'z'.repeat(80) });
     await first.journal.close();
@@ -116,7 +116,7 @@ describe('journal', () => {
   });
 
   it('replays records larger than its read block and lines across block boundaries', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const { journal } = open(dir, 64 << 20);
     const big = JSON.stringify({ pad: 'q'.repeat(3 << 20) });
     const refs: RecordRef[] = [];
@@ -129,7 +129,7 @@ describe('journal', () => {
   });
 
   it('rotates segments, reports the closed one, and deletes only closed segments', async () => {
-    const dir = scratch();
+    const dir = await scratch();
     const { journal } = open(dir, 1000);
     const rotated: number[] = [];
     journal.onRotate = (seg) => rotated.push(seg);

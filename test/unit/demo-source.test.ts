@@ -5,19 +5,13 @@ import type { StatusChange } from '../../electron/core/devices/model.js';
 import { DemoSource } from '../../electron/core/devices/sources/demo.js';
 import { eventFor } from '../../electron/core/devices/status-rules.js';
 import { DeviceTracker } from '../../electron/core/devices/tracker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function setUp(count: number, stepMs: number) {
   const tracker = new DeviceTracker({ initial: [], persist: () => {}, log: memoryLogger() });
@@ -41,8 +35,8 @@ describe('DemoSource', () => {
 
     const udids = ['demo-01', 'demo-02', 'demo-03', 'demo-04', 'demo-05'];
     await waitFor(
-      () => udids.every((u) => DEVICE_STATUSES.every((s) => changes.some((c) => c.udid === u && c.to === s))),
       'every phone to reach every status',
+      () => udids.every((u) => DEVICE_STATUSES.every((s) => changes.some((c) => c.udid === u && c.to === s))),
     );
     await demo.shutdown();
 
@@ -81,7 +75,7 @@ describe('DemoSource', () => {
   it('stops changing after shutdown, and reports nothing on the way out', async () => {
     const { changes, demo } = setUp(4, 10);
     await demo.boot();
-    await waitFor(() => changes.length > 6, 'a few changes');
+    await waitFor('a few changes', () => changes.length > 6);
     await demo.shutdown();
     const count = changes.length;
     expect(demo.status().state).toBe('off');

@@ -5,6 +5,7 @@ import type { StatusChange } from '../../electron/core/devices/model.js';
 import { ApiError } from '../../electron/core/api/errors.js';
 import { Reservations, type ReservationsOptions } from '../../electron/core/devices/sources/reservations.js';
 import { DeviceTracker } from '../../electron/core/devices/tracker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const UDID = 'ce0917198075440c057e';
 const stops: Array<() => Promise<void>> = [];
@@ -12,13 +13,6 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A real tracker with one online phone, and reservations reporting into it. */
 async function setUp(options: Partial<ReservationsOptions> = {}) {
@@ -92,12 +86,12 @@ describe('Reservations', () => {
     const { tracker, changes, reservations, saved } = await setUp();
     const long = reservations.reserve(UDID, { ttlSeconds: 3600, label: 'long' });
     reservations.reserve(UDID, { ttlSeconds: 0.05, label: 'short' });
-    await waitFor(() => reservations.list().length === 1, 'the short reservation to expire');
+    await waitFor('the short reservation to expire', () => reservations.list().length === 1);
     expect(reservations.list()).toEqual([long]);
     expect(saved.at(-1)).toEqual([long]);
     expect(tracker.device(UDID)?.status).toBe('utilizing');
     reservations.extend(UDID, long.id, 0.05);
-    await waitFor(() => tracker.device(UDID)?.status === 'online', 'the device to come back online');
+    await waitFor('the device to come back online', () => tracker.device(UDID)?.status === 'online');
     expect(changes().map((c) => [c.to, c.event])).toEqual([
       ['utilizing', 'utilizing'],
       ['online', null],

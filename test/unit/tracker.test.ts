@@ -3,6 +3,7 @@ import type { DeviceStatus } from '../../electron/core/api/schemas.js';
 import { memoryLogger } from '../../electron/core/log.js';
 import type { Presence, SessionClaim, StatusChange } from '../../electron/core/devices/model.js';
 import { DeviceTracker, type DeviceTrackerOptions, type PersistedDevice } from '../../electron/core/devices/tracker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const UDID = 'ce0917198075440c057e';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -31,13 +32,6 @@ const adb = (state: Presence['state'], udid = UDID, extra: Partial<Presence> = {
 });
 const claim = (id = 's1', udid = UDID): SessionClaim => ({ id, udid, label: 'job', expiresAt: null });
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe('DeviceTracker transition table (through DeviceSink)', () => {
@@ -247,7 +241,7 @@ describe('DeviceTracker grace period for devices on the USB bus only', () => {
     const { tracker, changes } = make({ graceMs: 50 });
     tracker.reportPresences('usb', [{ key: 'usb:1-2', udid: UDID, state: 'attached' }]);
     expect(changes).toEqual([]);
-    await waitFor(() => changes.length > 0, 'the grace timer');
+    await waitFor('the grace timer', () => changes.length > 0);
     expect(changes.map((c) => [c.from, c.to, c.event])).toEqual([['unplugged', 'offline', 'offline']]);
     expect(tracker.device(UDID)?.transports).toEqual(['usb']);
   });
@@ -266,7 +260,7 @@ describe('DeviceTracker grace period for devices on the USB bus only', () => {
     tracker.reportPresences('adb', [adb('ready')]);
     tracker.reportPresences('adb', []);
     expect(tracker.device(UDID)?.status).toBe('online');
-    await waitFor(() => changes.length === 2, 'the offline change');
+    await waitFor('the offline change', () => changes.length === 2);
     expect(changes.map((c) => [c.from, c.to, c.event])).toEqual([
       ['unplugged', 'online', 'online'],
       ['online', 'offline', 'offline'],
@@ -335,7 +329,7 @@ describe('DeviceTracker reconciliation at start', () => {
     await tracker.boot();
     tracker.reportPresences('adb', [adb('ready', 'A'), adb('ready', 'B'), adb('ready', 'D'), adb('ready', 'E')]);
     expect(changes.map((c) => [c.udid, c.to, c.event])).toEqual([['B', 'online', 'online']]);
-    await waitFor(() => tracker.isReconciled, 'the settle timer');
+    await waitFor('the settle timer', () => tracker.isReconciled);
     // D was utilizing at shutdown; no session source reported one, so its session ended meanwhile.
     expect(changes.map((c) => [c.udid, c.to, c.event])).toEqual([
       ['B', 'online', 'online'],
