@@ -115,6 +115,23 @@ describe('journal', () => {
     expect(second.warnings.join()).toMatch(/skipped 1 unreadable/);
   });
 
+  it('keeps the records after a damaged line in the newest segment', async () => {
+    const dir = await scratch();
+    const first = open(dir);
+    for (let i = 0; i < 4; i++) first.journal.append({ t: 'c', i });
+    await first.journal.close();
+    const file = path.join(dir, readdirSync(dir)[0]!);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[1] = '{"t":"c","i":\u0000\u00ff garbage';
+    writeFileSync(file, lines.join('\n'));
+    const second = open(dir);
+    expect(second.seen.map((s) => s.head.i)).toEqual([0, 2, 3]);
+    expect(second.warnings.join()).toMatch(/skipped 1 unreadable/);
+    second.journal.append({ t: 'c', i: 4 });
+    await second.journal.close();
+    expect(open(dir).seen.map((s) => s.head.i)).toEqual([0, 2, 3, 4]);
+  });
+
   it('replays records larger than its read block and lines across block boundaries', async () => {
     const dir = await scratch();
     const { journal } = open(dir, 64 << 20);

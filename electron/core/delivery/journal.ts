@@ -82,9 +82,9 @@ export class Journal {
   }
 
   /**
-   * Opens every segment and feeds each record's head to `visit`, oldest first. A torn or
-   * unreadable tail of the newest segment (a crash mid-write) is cut off; garbage inside an older
-   * segment is skipped with a warning.
+   * Opens every segment and feeds each record's head to `visit`, oldest first. A torn tail of the
+   * newest segment (a crash mid-write leaves a last line without its newline) is cut off; a
+   * complete line that cannot be read is skipped with a warning, and the records after it are kept.
    */
   open(visit: (head: Record<string, unknown>, ref: RecordRef) => void): void {
     fs.mkdirSync(this.dir, { recursive: true });
@@ -106,7 +106,6 @@ export class Journal {
       let filled = 0;
       let pos = 0; // start of the next unparsed line, within block
       let bad = 0;
-      let torn = false;
       let view = block.subarray(0, 0);
       for (;;) {
         const end = view.indexOf(10, pos);
@@ -133,10 +132,6 @@ export class Journal {
         const headEnd = tab === -1 ? end : pos + tab;
         const head = parseHead(block, pos, headEnd);
         if (head === null) {
-          if (last) {
-            torn = true;
-            break;
-          }
           bad += 1;
         } else {
           visit(head, { seg, off: fileOffset + pos, len: end + 1 - pos });
@@ -147,7 +142,7 @@ export class Journal {
       if (bad) this.warn(`delivery journal ${path.basename(file)}: skipped ${bad} unreadable record(s)`);
       if (last) {
         if (good < size) {
-          this.warn(`delivery journal ${path.basename(file)}: cut ${size - good} byte(s) of an incomplete record left by a crash${torn ? ' (unreadable)' : ''}`);
+          this.warn(`delivery journal ${path.basename(file)}: cut ${size - good} byte(s) of an incomplete record left by a crash`);
           fs.ftruncateSync(fd, good);
           fs.fdatasyncSync(fd);
         }
