@@ -117,6 +117,16 @@ describe('serve as a process', () => {
     }
   });
 
+  it('says which port is taken, exits non-zero and leaves no lock behind', async () => {
+    const first = await start(['--data-dir', await dataDir()]);
+    const dir = await dataDir();
+    const port = new URL(first.base).port;
+    const second = await runCli(['--data-dir', dir, '--port', port, '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+    await expect(readFile(join(dir, 'labhook.lock'))).rejects.toThrow();
+  });
+
   it('takes its options from the environment too', async () => {
     const dir = await dataDir();
     const served = await start([], { LABHOOK_DATA_DIR: dir, LABHOOK_ADMIN_TOKEN: 'from-the-environment' });
