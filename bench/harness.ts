@@ -45,6 +45,9 @@ export class FixedDirectory implements WebhookDirectory {
   async disable(id: number): Promise<void> {
     this.items = this.items.map((w) => (w.id === id ? { ...w, enabled: false } : w));
   }
+  subscribe(): () => void {
+    return () => {};
+  }
 }
 
 /** Keeps what the engine says; a benchmark that ran into errors must say so, not look fast. */

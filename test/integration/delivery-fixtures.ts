@@ -27,6 +27,7 @@ export function makeWebhook(fields: Partial<StoredWebhook> & { id: number; url: 
 /** The store's contract: the list is replaced, never mutated, on every change. */
 export class MemoryDirectory implements WebhookDirectory {
   private items: readonly StoredWebhook[];
+  private readonly listeners = new Set<() => void>();
   readonly disabled: Array<{ id: number; reason: string }> = [];
 
   constructor(webhooks: StoredWebhook[] = []) {
@@ -46,16 +47,27 @@ export class MemoryDirectory implements WebhookDirectory {
     this.update(id, { enabled: false });
   }
 
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   add(webhook: StoredWebhook): void {
-    this.items = [...this.items, webhook];
+    this.replace([...this.items, webhook]);
   }
 
   update(id: number, patch: Partial<StoredWebhook>): void {
-    this.items = this.items.map((w) => (w.id === id ? { ...w, ...patch, updatedAt: new Date().toISOString() } : w));
+    this.replace(this.items.map((w) => (w.id === id ? { ...w, ...patch, updatedAt: new Date().toISOString() } : w)));
   }
 
   remove(id: number): void {
-    this.items = this.items.filter((w) => w.id !== id);
+    this.replace(this.items.filter((w) => w.id !== id));
+  }
+
+  /** Like the store: the list is replaced, then listeners hear of it. */
+  private replace(items: readonly StoredWebhook[]): void {
+    this.items = items;
+    for (const listener of this.listeners) listener();
   }
 }
 

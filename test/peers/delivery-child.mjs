@@ -14,6 +14,8 @@ const directory = {
   disable: async (id) => {
     webhooks = webhooks.map((w) => (w.id === id ? { ...w, enabled: false } : w));
   },
+  // The webhooks are set once, before boot.
+  subscribe: () => () => {},
 };
 const forward = (level) => (message) => process.send?.({ type: 'log', level, message });
 const service = new DeliveryService({

@@ -92,7 +92,6 @@ export const TEST_DEVICE = { udid: 'test-device', name: 'Test Device' } as const
 
 const DAY = 86_400_000;
 const PRUNE_INTERVAL_MS = 60_000;
-const WATCH_INTERVAL_MS = 500;
 const RELOCATE_BATCH = 1000;
 
 interface Lane {
@@ -119,9 +118,8 @@ export class DeliveryService extends EventEmitter implements Service {
   private readonly cancelled = new Set<number>();
   private readonly disabling = new Set<number>();
   private readonly inflight = new Set<Promise<void>>();
-  private watchTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
-  private lastList: readonly StoredWebhook[] | null = null;
   private booted = false;
   private relocating = false;
   private stopping = false;
@@ -164,9 +162,8 @@ export class DeliveryService extends EventEmitter implements Service {
     }
     for (const entry of interrupted) this.record({ t: 's', d: entry.id, s: 'failed' });
     this.booted = true;
-    this.lastList = this.options.directory.list();
     for (const lane of [...this.lanes.values()]) this.kick(lane);
-    this.watchTimer = setInterval(() => this.watch(), WATCH_INTERVAL_MS).unref();
+    this.unsubscribe = this.options.directory.subscribe(() => this.webhooksChanged());
     this.pruneTimer = setInterval(() => {
       this.ledger.prune(Date.now());
       void this.relocate();
@@ -179,7 +176,7 @@ export class DeliveryService extends EventEmitter implements Service {
   async shutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.unsubscribe?.();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     for (const lane of this.lanes.values()) {
       if (lane.timer) clearTimeout(lane.timer);
@@ -492,11 +489,9 @@ export class DeliveryService extends EventEmitter implements Service {
     this.record({ t: 's', d: entry.id, s: 'failed', r: reason }, undefined, entry);
   }
 
-  /** Notices enable/disable/delete through the directory's list being replaced. */
-  private watch(): void {
+  /** A webhook was enabled, disabled or deleted: parked lanes may go, a deleted webhook's lanes end. */
+  private webhooksChanged(): void {
     const list = this.options.directory.list();
-    if (list === this.lastList) return;
-    this.lastList = list;
     for (const lane of [...this.parked]) this.kick(lane);
     const ids = new Set(list.map((w) => w.id));
     for (const lane of [...this.lanes.values()]) if (!ids.has(lane.webhookId) && !lane.busy) this.cancelLane(lane, 'webhook deleted');

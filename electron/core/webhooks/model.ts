@@ -14,6 +14,8 @@ export interface WebhookDirectory {
   get(id: number): StoredWebhook | undefined;
   /** Turns a webhook off after its receiver answered 410 Gone, recording why. */
   disable(id: number, reason: string): Promise<void>;
+  /** Calls `listener` after every change to the list; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
 }
 
 /** The secrets to sign with now: the current one first, then a rotated-out one still in its grace period. */

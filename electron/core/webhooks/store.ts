@@ -14,6 +14,7 @@ type CreateInput = z.output<typeof WebhookCreate>;
 type PatchInput = z.output<typeof WebhookPatch>;
 
 export interface WebhookStoreEvents {
+  changed: [];
   removed: [id: number];
   disabled: [webhook: StoredWebhook, reason: string];
 }
@@ -25,6 +26,11 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
 
   list(): readonly StoredWebhook[] {
     return this.db.data.webhooks;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.on('changed', listener);
+    return () => this.off('changed', listener);
   }
 
   get(id: number): StoredWebhook | undefined {
@@ -53,6 +59,7 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
       data.nextWebhookId += 1;
       data.webhooks = [...data.webhooks, webhook];
     });
+    this.emit('changed');
     return webhook;
   }
 
@@ -69,6 +76,7 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
       data.webhooks = data.webhooks.filter((w) => w.id !== id);
     });
     this.emit('removed', id);
+    this.emit('changed');
   }
 
   /** New secret now; the old one keeps signing for 24 hours. */
@@ -94,6 +102,7 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
     await this.db.update((data) => {
       data.webhooks = data.webhooks.map((w) => (w.id === webhook.id ? webhook : w));
     });
+    this.emit('changed');
     return webhook;
   }
 
