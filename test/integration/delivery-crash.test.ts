@@ -8,7 +8,7 @@ import type { Delivery, WebhookEvent } from '../../electron/core/api/schemas.js'
 import type { StatusChange } from '../../electron/core/devices/model.js';
 import type { StoredWebhook } from '../../electron/core/webhooks/model.js';
 import { startReceiver, replies, type Receiver } from '../peers/receivers.js';
-import { makeChange, makeWebhook } from './delivery-fixtures.js';
+import { makeChange, makeWebhook } from '../helpers/delivery-fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -7,7 +7,7 @@ import { DeliveryService, type DeliveryEvent, type DeliveryNotice, type Delivery
 import { memoryLogger } from '../../electron/core/log.js';
 import type { StoredWebhook } from '../../electron/core/webhooks/model.js';
 import { failFirst, replies, startReceiver, type Receiver } from '../peers/receivers.js';
-import { MemoryDirectory, makeChange, makeWebhook, newSecret } from './delivery-fixtures.js';
+import { MemoryDirectory, makeChange, makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCallback, eventActivity, loggedHeaders, type CallbackFacts } from '../../electron/core/delivery/payload.js';
 import { parseRetryAfter, parseRetrySchedule, withJitter } from '../../electron/core/delivery/schedule.js';
 import { checkedLookup } from '../../electron/core/delivery/sender.js';
-import { makeWebhook, newSecret } from '../integration/delivery-fixtures.js';
+import { makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
 
 const facts: CallbackFacts = {
   eventId: 'c0ffee00-1111-4222-8333-444455556666',
