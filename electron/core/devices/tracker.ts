@@ -160,14 +160,7 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
 
   reportPresences(source: SourceName, presences: readonly Presence[]): void {
     if (this.closed) return;
-    const grouped = new Map<string, Presence[]>();
-    for (const presence of presences) {
-      if (!presence.udid) continue;
-      const key = udidKey(presence.udid);
-      const list = grouped.get(key);
-      if (list) list.push(presence);
-      else grouped.set(key, [presence]);
-    }
+    const grouped = byDevice(presences);
     const touched = new Set([...(this.presenceKeys.get(source) ?? []), ...grouped.keys()]);
     this.presenceKeys.set(source, new Set(grouped.keys()));
     for (const key of touched) {
@@ -186,14 +179,7 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
 
   reportSessions(source: string, sessions: readonly SessionClaim[]): void {
     if (this.closed) return;
-    const grouped = new Map<string, SessionClaim[]>();
-    for (const claim of sessions) {
-      if (!claim.udid) continue;
-      const key = udidKey(claim.udid);
-      const list = grouped.get(key);
-      if (list) list.push(claim);
-      else grouped.set(key, [claim]);
-    }
+    const grouped = byDevice(sessions);
     const touched = new Set([...(this.claimKeys.get(source) ?? []), ...grouped.keys()]);
     this.claimKeys.set(source, new Set(grouped.keys()));
     for (const key of touched) {
@@ -414,4 +400,17 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
       simulated: record.simulated,
     };
   }
+}
+
+/** A report's items by device key (one phone may appear under two UDID spellings); items without a UDID are dropped. */
+function byDevice<T extends { udid: string }>(items: readonly T[]): Map<string, T[]> {
+  const grouped = new Map<string, T[]>();
+  for (const item of items) {
+    if (!item.udid) continue;
+    const key = udidKey(item.udid);
+    const list = grouped.get(key);
+    if (list) list.push(item);
+    else grouped.set(key, [item]);
+  }
+  return grouped;
 }
