@@ -87,8 +87,16 @@ describe('callbacks end to end', () => {
   it('answers 404 for unknown deliveries and 422 for bad filters', async () => {
     expect((await server.call('GET', '/api/v1/deliveries/nope')).status).toBe(404);
     expect((await server.call('POST', '/api/v1/deliveries/nope/redeliver')).status).toBe(404);
-    expect((await server.call('GET', '/api/v1/deliveries?status=lost')).status).toBe(422);
+    expect((await server.call('GET', '/api/v1/deliveries?status=lost')).body.error.fields.status).toBe('status must be pending, delivered or failed');
+    expect((await server.call('GET', '/api/v1/deliveries?webhookId=x')).body.error.fields.webhookId).toBe('webhookId must be a number');
     expect((await server.call('GET', '/api/v1/deliveries?limit=0')).body.error.fields.limit).toBe('limit must be at least 1');
+  });
+
+  it('takes blank filters as no filter, as a form sends them', async () => {
+    const all = await server.call('GET', '/api/v1/deliveries');
+    const blank = await server.call('GET', '/api/v1/deliveries?webhookId=&udid=&status=&limit=&cursor=');
+    expect(blank.status).toBe(200);
+    expect(blank.body.items.map((d: { id: string }) => d.id)).toEqual(all.body.items.map((d: { id: string }) => d.id));
   });
 
   it('pages newest first with a cursor', async () => {

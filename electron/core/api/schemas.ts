@@ -230,12 +230,15 @@ export const Delivery = z.object({
 });
 export type Delivery = z.infer<typeof Delivery>;
 
+/** A filter left blank (`?udid=&status=`, as a form sends it) means no filter. */
+const blank = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
+
 export const DeliveryQuery = z.strictObject({
-  webhookId: z.coerce.number({ error: 'webhookId must be a number' }).int().positive().optional(),
-  udid: z.string().min(1).optional(),
-  status: DeliveryStatus.optional(),
-  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50),
-  cursor: z.string().max(200).optional(),
+  webhookId: blank(z.coerce.number({ error: 'webhookId must be a number' }).int('webhookId must be a whole number').positive('webhookId must be a positive number').optional()),
+  udid: blank(z.string().max(128).optional()),
+  status: blank(z.enum(['pending', 'delivered', 'failed'], { error: 'status must be pending, delivered or failed' }).optional()),
+  limit: blank(z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50)),
+  cursor: blank(z.string().max(200).optional()),
 });
 
 export const TestSend = z.strictObject({ event: WebhookEvent.default('online') });
