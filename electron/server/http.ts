@@ -33,6 +33,12 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: true,
     logger: false,
+    // Errors the router raises before any route runs (a path with invalid %-escapes) speak the API's format too.
+    frameworkErrors: (error, _request, frameworkReply) => {
+      const reply = frameworkReply as unknown as FastifyReply;
+      const known = error.code === 'FST_ERR_BAD_URL' ? new ApiError('not_found', 'No such resource') : (toApiError(error) ?? new ApiError('bad_request', error.message));
+      void reply.code(known.status).send(known.toJSON());
+    },
   });
 
   // Only JSON bodies: anything else (forms, text) is 415, which also keeps cross-site forms out.

@@ -103,6 +103,9 @@ describe('error format and request limits', () => {
     expect((await server.call('GET', '/api/v1/webhooks/999999')).status).toBe(404);
     expect((await server.call('GET', '/api/v1/webhooks/abc')).status).toBe(404);
     expect((await server.call('DELETE', '/api/v1/webhooks/-1')).status).toBe(404);
+    const badEscape = await server.call('GET', '/api/v1/devices/%00%ff');
+    expect(badEscape.status).toBe(404);
+    expect(badEscape.body.error.code).toBe('not_found');
   });
   it('413 payload_too_large over 64 KiB', async () => {
     const reply = await server.call('POST', '/api/v1/webhooks', { body: hook('big', { description: 'x'.repeat(64 * 1024) }) });

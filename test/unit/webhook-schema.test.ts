@@ -90,6 +90,7 @@ describe('beyond Kobiton', () => {
     expect(errorsOf({ ...valid, headers: { Authorization: 'Bearer x' } })).toEqual({});
     expect(errorsOf({ ...valid, headers: { 'bad name': 'x' } }).headers).toMatch(/not a valid HTTP header name/);
     expect(errorsOf({ ...valid, headers: { 'x-a': 'line\r\nbreak' } }).headers).toMatch(/invalid value/);
+    expect(errorsOf({ ...valid, headers: { 'x-a': 'café' } }).headers).toMatch(/invalid value/);
     expect(errorsOf({ ...valid, headers: { 'Webhook-Signature': 'x' } }).headers).toMatch(/set by Labhook/);
     expect(errorsOf({ ...valid, headers: { 'Content-Type': 'text/plain' } }).headers).toMatch(/set by Labhook/);
     expect(errorsOf({ ...valid, headers: { 'X-A': '1', 'x-a': '2' } }).headers).toMatch(/given twice/);

@@ -29,8 +29,8 @@ const RESERVED_HEADERS = new Set([
 ]);
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Visible ASCII and tabs/spaces inside, no CR, LF or NUL.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Visible ASCII, spaces and tabs: no CR, LF or NUL, and nothing an HTTP client would have to guess an encoding for.
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 const name = z
   .string({ error: 'Webhook Name is required' })
@@ -89,7 +89,7 @@ const headers = z
       } else if (seen.has(lower)) {
         ctx.addIssue({ code: 'custom', message: `Header "${key}" is given twice` });
       } else if (!HEADER_VALUE.test(value) || value.length > LIMITS.headerValue) {
-        ctx.addIssue({ code: 'custom', message: `Header "${key}" has an invalid value (no line breaks, at most ${LIMITS.headerValue} characters)` });
+        ctx.addIssue({ code: 'custom', message: `Header "${key}" has an invalid value (printable ASCII without line breaks, at most ${LIMITS.headerValue} characters)` });
       }
       seen.add(lower);
     }
