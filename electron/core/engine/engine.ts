@@ -69,10 +69,8 @@ export class Engine {
     const engine = new Engine(config, dispatcher, tokens, db);
 
     webhooks.on('removed', (id) => void deliveries.service.cancelWebhook(id).catch((error: Error) => log.error(`could not cancel the callbacks of webhook ${id}: ${error.message}`)));
-    webhooks.on('disabled', (webhook, reason) => {
-      log.warn(`webhook ${webhook.id} "${webhook.name}" was disabled: ${reason}`);
-      publish({ type: 'notice', data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` } });
-    });
+    // The delivery engine logs why it disabled a webhook; the window and the event stream hear of it here.
+    webhooks.on('disabled', (webhook, reason) => publish({ type: 'notice', data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` } }));
 
     // Delivery boots before the devices so no status change finds it closed.
     const stopServices = await bootAll([deliveries.service, ...devices.services], log);

@@ -1,11 +1,10 @@
 /** Every operation of the contract, implemented once. Permission and input checks happened in the dispatcher. */
 import { allows, type Caller } from '../access/permissions.js';
 import type { TokenService } from '../access/tokens.js';
-import type { Webhook } from '../api/schemas.js';
-import { HIDDEN_SECRET } from '../api/schemas.js';
-import type { StoredWebhook } from '../webhooks/model.js';
 import { notFound } from '../api/errors.js';
+import { HIDDEN_SECRET, type Webhook } from '../api/schemas.js';
 import type { Database } from '../store/database.js';
+import type { StoredWebhook } from '../webhooks/model.js';
 import { publicWebhook, type WebhookStore } from '../webhooks/store.js';
 import type { Handlers } from './dispatcher.js';
 import type { DeliveryDesk, DeviceDirectory, ReservationDesk, SourceBoard } from './parts.js';
