@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { projectRoot } from './core/engine/version.js';
 
 /** The Electron binary, or why there is none. */
-export function electronRuntime(root: string, env: NodeJS.ProcessEnv = process.env): { path: string } | { missing: string } {
+export function electronRuntime(root: string, env: NodeJS.ProcessEnv = process.env): { path: string; missing: null } | { path: null; missing: string } {
   const pkg = join(root, 'node_modules', 'electron');
   const pathFile = join(pkg, 'path.txt');
   const relative = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : null;
   const path = env.ELECTRON_OVERRIDE_DIST_PATH ? join(env.ELECTRON_OVERRIDE_DIST_PATH, relative ?? 'electron') : relative ? join(pkg, 'dist', relative) : null;
-  if (path && existsSync(path)) return { path };
-  return { missing: 'no Electron runtime is installed (it is downloaded on first use, which needs the internet: run `npx install-electron` where it is reachable)' };
+  if (path && existsSync(path)) return { path, missing: null };
+  return { path: null, missing: 'no Electron runtime is installed (it is downloaded on first use, which needs the internet: run `npx install-electron` where it is reachable)' };
 }
 
 export function displayMissing(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -26,8 +26,8 @@ export function displayMissing(env: NodeJS.ProcessEnv = process.env): string | n
 async function launch(argv: string[]): Promise<void> {
   const root = projectRoot();
   const runtime = electronRuntime(root);
-  const why = 'missing' in runtime ? runtime.missing : displayMissing();
-  if (why || !('path' in runtime)) {
+  const why = runtime.missing ?? displayMissing();
+  if (why !== null || runtime.path === null) {
     console.log(`Labhook: no window because ${why}; serving the web UI instead.`);
     const { main } = await import('./server/cli-main.js');
     await main(argv);

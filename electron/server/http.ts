@@ -89,7 +89,6 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     streamEvents(request, reply, engine);
   });
 
-  app.get('/signin', async (request, reply) => signIn(request, reply, engine));
   registerUi(app, engine, (request, reply) => signIn(request, reply, engine));
 
   app.setNotFoundHandler(async (request) => {

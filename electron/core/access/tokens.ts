@@ -11,12 +11,15 @@ const digest = (token: string) => createHash('sha256').update(token, 'utf8').dig
 
 export class TokenService {
   private readonly envDigest: Buffer | null;
+  private readonly signInDigest: Buffer;
 
+  /** `db` must be booted: the sign-in token is read once, here. */
   constructor(
     private readonly db: Database,
     adminToken: string | undefined,
   ) {
     this.envDigest = adminToken ? digest(adminToken) : null;
+    this.signInDigest = digest(db.data.settings.signInToken);
   }
 
   list(): TokenInfo[] {
@@ -51,7 +54,7 @@ export class TokenService {
     const candidate = digest(presented);
     let caller: Caller | null = null;
     if (this.envDigest && timingSafeEqual(candidate, this.envDigest)) caller = { role: 'admin' };
-    if (timingSafeEqual(candidate, digest(this.db.data.settings.signInToken))) caller = { role: 'admin' };
+    if (timingSafeEqual(candidate, this.signInDigest)) caller = { role: 'admin' };
     for (const record of this.db.data.tokens) {
       if (timingSafeEqual(candidate, Buffer.from(record.hash, 'hex')) && !caller) caller = { role: record.role, tokenId: record.id };
     }

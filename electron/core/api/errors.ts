@@ -10,7 +10,6 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
-  method_not_allowed: 405,
   name_taken: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

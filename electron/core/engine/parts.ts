@@ -23,7 +23,6 @@ export interface DeliveryDesk {
   get(id: string): Promise<Delivery>;
   redeliver(id: string): Promise<Delivery>;
   test(webhook: StoredWebhook, event: WebhookEvent): Promise<Attempt>;
-  cancelWebhook(id: number): Promise<void>;
 }
 
 export interface SourceBoard {

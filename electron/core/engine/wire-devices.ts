@@ -16,7 +16,6 @@ import type { EngineConfig } from './config.js';
 import type { DeviceDirectory, ReservationDesk, SourceBoard } from './parts.js';
 
 export interface DeviceWiring {
-  tracker: DeviceTracker;
   directory: DeviceDirectory;
   reservations: ReservationDesk;
   board: SourceBoard;
@@ -78,7 +77,6 @@ export function wireDevices(options: { config: EngineConfig; db: Database; log: 
   };
 
   return {
-    tracker,
     directory: tracker,
     reservations,
     board,
