@@ -2,7 +2,6 @@
  * The engine under test, assembled the way the Engine assembles it: a real DeviceTracker whose
  * `change` events go to a real DeliveryService writing its journal in a temp directory on disk.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import type { StatusChange } from '../electron/core/devices/model.js';
 import { DeviceTracker } from '../electron/core/devices/tracker.js';
 import type { Logger } from '../electron/core/log.js';
 import type { StoredWebhook, WebhookDirectory } from '../electron/core/webhooks/model.js';
+import { newSecret } from '../electron/core/webhooks/secret.js';
 import { nowMs, waitUntil } from './stats.js';
 
 export const VERSION = '0.1.0';
@@ -27,7 +27,7 @@ export function makeWebhooks(urls: readonly string[]): StoredWebhook[] {
     enabled: true,
     devices: null,
     headers: {},
-    secret: `whsec_${randomBytes(24).toString('base64')}`,
+    secret: newSecret(),
     createdAt: now,
     updatedAt: now,
     previousSecret: null,
