@@ -68,11 +68,13 @@ describe('devices over HTTP', () => {
   });
 
   it('the operator can rename a device, and undo it', async () => {
+    const detected = (await server.call('GET', `/api/v1/devices/${UDID}`)).body.name;
     const renamed = await server.call('PATCH', `/api/v1/devices/${UDID}`, { body: { name: 'Rack 3 · iPhone 12' } });
     expect(renamed.status).toBe(200);
     expect(renamed.body.name).toBe('Rack 3 · iPhone 12');
     const restored = await server.call('PATCH', `/api/v1/devices/${UDID}`, { body: { name: null } });
-    expect(restored.body.name).not.toBe('Rack 3 · iPhone 12');
+    expect(restored.body.name).toBe(detected);
+    expect(detected).not.toBe('Rack 3 · iPhone 12');
   });
 
   it('a detached iPhone is unplugged', async () => {
