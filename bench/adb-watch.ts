@@ -30,7 +30,10 @@ export class AdbWatch {
   private polling = false;
   private closed = false;
 
-  constructor(private readonly port: number, private readonly pollMs = 5) {}
+  constructor(
+    private readonly port: number,
+    private readonly pollMs = 5,
+  ) {}
 
   start(): void {
     const socket = net.connect({ host: '127.0.0.1', port: this.port });
@@ -89,7 +92,11 @@ export class AdbWatch {
       if (current === state) return resolve(nowMs());
       const timer = setTimeout(() => {
         this.listeners.delete(listener);
-        reject(new Error(`adb never listed ${serial} as ${state} in ${timeoutMs} ms (now ${this.states.get(serial) ?? 'absent'})`));
+        reject(
+          new Error(
+            `adb never listed ${serial} as ${state} in ${timeoutMs} ms (now ${this.states.get(serial) ?? 'absent'})`,
+          ),
+        );
       }, timeoutMs);
       const listener: Listener = (s, st, at) => {
         if (s !== serial || st !== state) return;

@@ -4,10 +4,16 @@
  */
 import { nowMs } from './stats.js';
 
-const dataDir = process.argv[2]!;
+const dataDir = process.argv[2];
 const { DeliveryService } = await import('../electron/core/delivery/service.js');
 const { FixedDirectory, makeWebhooks, ORG, VERSION, quietLogger } = await import('./harness.js');
-const service = new DeliveryService({ dataDir, directory: new FixedDirectory(makeWebhooks([])), org: () => ORG, version: VERSION, log: quietLogger() });
+const service = new DeliveryService({
+  dataDir,
+  directory: new FixedDirectory(makeWebhooks([])),
+  org: () => ORG,
+  version: VERSION,
+  log: quietLogger(),
+});
 const t0 = nowMs();
 await service.boot();
 const bootMs = nowMs() - t0;

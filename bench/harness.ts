@@ -88,7 +88,14 @@ export async function startRig(urls: readonly string[], options: Partial<Deliver
   const { dir, remove } = tempDir('rig');
   const log = quietLogger();
   const webhooks = makeWebhooks(urls);
-  const service = new DeliveryService({ dataDir: dir, directory: new FixedDirectory(webhooks), org: () => ORG, version: VERSION, log, ...options });
+  const service = new DeliveryService({
+    dataDir: dir,
+    directory: new FixedDirectory(webhooks),
+    org: () => ORG,
+    version: VERSION,
+    log,
+    ...options,
+  });
   const tracker = new DeviceTracker({ initial: [], persist: () => {}, settleMs: 0, log });
   const emittedAt = new Map<string, number>();
   const committedAt = new Map<string, number>();
@@ -113,7 +120,11 @@ export async function startRig(urls: readonly string[], options: Partial<Deliver
             return n >= count;
           }
         : () => total >= count;
-      await waitUntil(done, timeoutMs, `${count} deliveries (${total} so far; ${log.problems.slice(0, 3).join(' | ')})`);
+      await waitUntil(
+        done,
+        timeoutMs,
+        `${count} deliveries (${total} so far; ${log.problems.slice(0, 3).join(' | ')})`,
+      );
     },
     async close() {
       await tracker.shutdown();

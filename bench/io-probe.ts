@@ -28,7 +28,7 @@ export function diff(a: IoCounts, b: IoCounts): IoCounts {
   return { writes: b.writes - a.writes, bytes: b.bytes - a.bytes, syncs: b.syncs - a.syncs, ioMs: b.ioMs - a.ioMs };
 }
 
-type AnyFn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyFn = (...args: any[]) => any;
 
 /**
  * `skipSync`: syncs return at once without syncing — a what-if for diagnosis only (what the latency
@@ -36,7 +36,7 @@ type AnyFn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/
  */
 export function installIoProbe(skipSync = false): void {
   const mod = fs as unknown as Record<string, AnyFn>;
-  const write = mod.write!;
+  const write = mod.write;
   const writeP = promisify(write) as AnyFn;
   const wrappedWrite: AnyFn & { [promisify.custom]?: AnyFn } = (...args) => write(...args);
   wrappedWrite[promisify.custom] = async (...args: unknown[]) => {
@@ -51,7 +51,7 @@ export function installIoProbe(skipSync = false): void {
   };
   mod.write = wrappedWrite;
   for (const name of ['fdatasync', 'fsync']) {
-    const original = mod[name]!;
+    const original = mod[name];
     const originalP = promisify(original) as AnyFn;
     const wrapped: AnyFn & { [promisify.custom]?: AnyFn } = (...args) => {
       io.syncs += 1;
@@ -68,7 +68,7 @@ export function installIoProbe(skipSync = false): void {
     mod[name] = wrapped;
   }
   for (const name of ['fdatasyncSync', 'fsyncSync']) {
-    const original = mod[name]!;
+    const original = mod[name];
     mod[name] = (...args) => {
       const t = nowMs();
       const r = original(...args);

@@ -46,7 +46,13 @@ export interface MemoryReport {
   problems: string[];
 }
 
-const { dataDir, urls, total, batch, warmup } = JSON.parse(process.argv[2]!) as { dataDir: string; urls: string[]; total: number; batch: number; warmup: number };
+const { dataDir, urls, total, batch, warmup } = JSON.parse(process.argv[2]) as {
+  dataDir: string;
+  urls: string[];
+  total: number;
+  batch: number;
+  warmup: number;
+};
 const log = quietLogger();
 let gcTotal = 0;
 new PerformanceObserver((list) => {
@@ -71,14 +77,25 @@ async function fill(service: InstanceType<typeof DeliveryService>, count: number
     }
   });
   const batches: BatchCost[] = [];
-  for (let made = 0; made < count; ) {
+  for (let made = 0; made < count;) {
     const changes: StatusChange[] = [];
     for (let i = 0; i < batch / perChange; i++) {
       const d = (made / perChange + i) % devices;
-      const seq = ++sequence[d]!;
+      const seq = ++sequence[d];
       const event = seq % 2 ? 'online' : 'offline';
       const udid = `MEM${String(d).padStart(4, '0')}`;
-      changes.push({ id: randomUUID(), udid, name: `Bench ${udid}`, platform: 'android', from: event === 'online' ? 'offline' : 'online', to: event, event, sequence: seq, observedAt: new Date().toISOString(), simulated: false });
+      changes.push({
+        id: randomUUID(),
+        udid,
+        name: `Bench ${udid}`,
+        platform: 'android',
+        from: event === 'online' ? 'offline' : 'online',
+        to: event,
+        event,
+        sequence: seq,
+        observedAt: new Date().toISOString(),
+        simulated: false,
+      });
     }
     const before = snapshot();
     const cpu0 = process.cpuUsage();
@@ -90,7 +107,14 @@ async function fill(service: InstanceType<typeof DeliveryService>, count: number
     const enqueueMs = nowMs() - t0;
     await finished;
     const cpu = process.cpuUsage(cpu0);
-    batches.push({ logged: made, ms: nowMs() - t0, enqueueMs, cpuMs: (cpu.user + cpu.system) / 1000, gcMs: gcTotal - gc0, io: diff(before, snapshot()) });
+    batches.push({
+      logged: made,
+      ms: nowMs() - t0,
+      enqueueMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      gcMs: gcTotal - gc0,
+      io: diff(before, snapshot()),
+    });
     made += changes.length * perChange;
   }
   return batches;
@@ -100,14 +124,26 @@ async function fill(service: InstanceType<typeof DeliveryService>, count: number
 // (the storage figures); none when this process's memory is the figure.
 if (warmup > 0) {
   const scratch = `${dataDir}.warmup`;
-  const warm = new DeliveryService({ dataDir: scratch, directory: new FixedDirectory(webhooks), org: () => ORG, version: VERSION, log });
+  const warm = new DeliveryService({
+    dataDir: scratch,
+    directory: new FixedDirectory(webhooks),
+    org: () => ORG,
+    version: VERSION,
+    log,
+  });
   await warm.boot();
   await fill(warm, warmup);
   await warm.shutdown();
   rmSync(scratch, { recursive: true, force: true });
 }
 
-const service = new DeliveryService({ dataDir, directory: new FixedDirectory(webhooks), org: () => ORG, version: VERSION, log });
+const service = new DeliveryService({
+  dataDir,
+  directory: new FixedDirectory(webhooks),
+  org: () => ORG,
+  version: VERSION,
+  log,
+});
 let attempts = 0;
 service.on('delivery', () => (attempts += 1));
 await service.boot();

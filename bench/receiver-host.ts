@@ -33,8 +33,13 @@ function start(mode: ReceiverMode): Promise<Host> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const t = nowMs();
-      const body = chunks.length === 1 ? chunks[0]!.toString('latin1') : Buffer.concat(chunks).toString('latin1');
-      arrivals.push([t, String(req.headers['webhook-id'] ?? ''), Number(req.headers['labhook-sequence'] ?? -1), UDID.exec(body)?.[1] ?? '']);
+      const body = chunks.length === 1 ? chunks[0].toString('latin1') : Buffer.concat(chunks).toString('latin1');
+      arrivals.push([
+        t,
+        String(req.headers['webhook-id'] ?? ''),
+        Number(req.headers['labhook-sequence'] ?? -1),
+        UDID.exec(body)?.[1] ?? '',
+      ]);
       if (mode.kind === 'hang') {
         held.add(res);
         return;
@@ -65,11 +70,7 @@ function start(mode: ReceiverMode): Promise<Host> {
 }
 
 type Command =
-  | { cmd: 'start'; modes: ReceiverMode[] }
-  | { cmd: 'reset' }
-  | { cmd: 'count' }
-  | { cmd: 'collect' }
-  | { cmd: 'stop' };
+  { cmd: 'start'; modes: ReceiverMode[] } | { cmd: 'reset' } | { cmd: 'count' } | { cmd: 'collect' } | { cmd: 'stop' };
 
 async function handle(message: Command): Promise<unknown> {
   switch (message.cmd) {

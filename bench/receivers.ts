@@ -27,7 +27,11 @@ export class ReceiverHost {
 
   static spawn(): ReceiverHost {
     // A large semi-space keeps the receivers' young-generation GC pauses out of the latency tail.
-    const child = fork(HOST, [], { execArgv: ['--max-semi-space-size=64'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(HOST, [], {
+      execArgv: ['--max-semi-space-size=64'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
     return new ReceiverHost(child);
   }
 

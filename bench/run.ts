@@ -11,7 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from './harness.js';
 import { ReceiverHost } from './receivers.js';
 import { adbEndToEnd } from './scenarios/adb-e2e.js';
-import { burstRequests, engineBurst, globalFetchBurst, nodeFetchBurst, undiciBurst, type BaselineRun, type BurstRun } from './scenarios/burst.js';
+import {
+  burstRequests,
+  engineBurst,
+  globalFetchBurst,
+  nodeFetchBurst,
+  undiciBurst,
+  type BaselineRun,
+  type BurstRun,
+} from './scenarios/burst.js';
 import { HEALTHY, isolationRun } from './scenarios/isolation.js';
 import { latencyRun, summarise } from './scenarios/latency.js';
 import { bootService, costAt, fillLog, fullDataDir, launchServe } from './scenarios/memory-storage.js';
@@ -51,8 +59,18 @@ try {
     results.latency = { runs, summary: s, rate: RATE };
     const scen = `latency (2,000 changes at ${RATE}/s × ${WEBHOOKS} webhooks = ${s.callbacks} callbacks)`;
     rows.push({ scenario: scen, metric: 'tracker emit → received, p50 (ms)', value: ms(s.p50) });
-    rows.push({ scenario: scen, metric: 'tracker emit → received, p99 (ms)', value: ms(s.p99), target: '≤ 10', met: yes(s.p99 <= 10) });
-    rows.push({ scenario: scen, metric: 'of which emit → outbox durable, p50 / p99 (ms)', value: `${ms(s.commitP50)} / ${ms(s.commitP99)}` });
+    rows.push({
+      scenario: scen,
+      metric: 'tracker emit → received, p99 (ms)',
+      value: ms(s.p99),
+      target: '≤ 10',
+      met: yes(s.p99 <= 10),
+    });
+    rows.push({
+      scenario: scen,
+      metric: 'of which emit → outbox durable, p50 / p99 (ms)',
+      value: `${ms(s.commitP50)} / ${ms(s.commitP99)}`,
+    });
     for (const r of runs) if (r.problems.length) say(`latency problems: ${r.problems.slice(0, 3).join(' | ')}`);
   }
 
@@ -80,12 +98,25 @@ try {
     const withBaselines = ONLY.has('burst');
     for (let i = 0; i < RUNS; i++) {
       say(`burst run ${i + 1}/${RUNS}: engine`);
-      const run = await engineBurst(host, urls, urls.map((_, j) => j));
+      const run = await engineBurst(
+        host,
+        urls,
+        urls.map((_, j) => j),
+      );
       healthyRuns.push(run);
       if (run.problems.length) say(`burst problems: ${run.problems.slice(0, 3).join(' | ')}`);
       if (!withBaselines) continue;
-      say(`burst run ${i + 1}/${RUNS}: engine with connections: ${BASELINE_CONNECTIONS}; bare undici, node-fetch, fetch (${BASELINE_CONNECTIONS} connections per receiver)`);
-      tuned.push(await engineBurst(host, urls, urls.map((_, j) => j), { connections: BASELINE_CONNECTIONS }));
+      say(
+        `burst run ${i + 1}/${RUNS}: engine with connections: ${BASELINE_CONNECTIONS}; bare undici, node-fetch, fetch (${BASELINE_CONNECTIONS} connections per receiver)`,
+      );
+      tuned.push(
+        await engineBurst(
+          host,
+          urls,
+          urls.map((_, j) => j),
+          { connections: BASELINE_CONNECTIONS },
+        ),
+      );
       await host.reset();
       undici.push(await undiciBurst(requests, BASELINE_CONNECTIONS));
       await host.reset();
@@ -103,15 +134,67 @@ try {
       const N = wall(nodeFetch);
       const F = wall(globalFetch);
       const scen = `burst (200 devices × 4 × ${WEBHOOKS} = 16,000 callbacks)`;
-      rows.push({ scenario: scen, metric: `engine (default ${DEFAULT_CONNECTIONS} connections/receiver), durable + logged, wall (ms)`, value: ms(E), baseline: `bare undici ${ms(U)}`, ratio: fmt(U / E, 2), target: '≥ 0.5', met: yes(U / E >= 0.5) });
-      rows.push({ scenario: scen, metric: '  same, CPU time of the client process (ms)', value: ms(cpu(healthyRuns)), baseline: `bare undici ${ms(cpu(undici))}`, ratio: fmt(cpu(undici) / cpu(healthyRuns), 2) });
-      rows.push({ scenario: scen, metric: `engine with connections: ${BASELINE_CONNECTIONS} (the bare clients' setting), wall (ms)`, value: ms(T), baseline: `bare undici ${ms(U)}`, ratio: fmt(U / T, 2), target: '≥ 0.5', met: yes(U / T >= 0.5) });
-      rows.push({ scenario: scen, metric: '  same, CPU time of the client process (ms)', value: ms(cpu(tuned)), baseline: `bare undici ${ms(cpu(undici))}`, ratio: fmt(cpu(undici) / cpu(tuned), 2) });
-      rows.push({ scenario: scen, metric: 'engine vs a bare node-fetch loop, wall (ms)', value: ms(E), baseline: `node-fetch ${ms(N)}`, ratio: fmt(N / E, 2) });
-      rows.push({ scenario: scen, metric: 'node-fetch loop, no bookkeeping, wall (ms)', value: ms(N), baseline: `bare undici ${ms(U)}`, ratio: fmt(U / N, 2) });
-      rows.push({ scenario: scen, metric: 'global fetch loop, no bookkeeping, wall (ms)', value: ms(F), baseline: `bare undici ${ms(U)}`, ratio: fmt(U / F, 2) });
+      rows.push({
+        scenario: scen,
+        metric: `engine (default ${DEFAULT_CONNECTIONS} connections/receiver), durable + logged, wall (ms)`,
+        value: ms(E),
+        baseline: `bare undici ${ms(U)}`,
+        ratio: fmt(U / E, 2),
+        target: '≥ 0.5',
+        met: yes(U / E >= 0.5),
+      });
+      rows.push({
+        scenario: scen,
+        metric: '  same, CPU time of the client process (ms)',
+        value: ms(cpu(healthyRuns)),
+        baseline: `bare undici ${ms(cpu(undici))}`,
+        ratio: fmt(cpu(undici) / cpu(healthyRuns), 2),
+      });
+      rows.push({
+        scenario: scen,
+        metric: `engine with connections: ${BASELINE_CONNECTIONS} (the bare clients' setting), wall (ms)`,
+        value: ms(T),
+        baseline: `bare undici ${ms(U)}`,
+        ratio: fmt(U / T, 2),
+        target: '≥ 0.5',
+        met: yes(U / T >= 0.5),
+      });
+      rows.push({
+        scenario: scen,
+        metric: '  same, CPU time of the client process (ms)',
+        value: ms(cpu(tuned)),
+        baseline: `bare undici ${ms(cpu(undici))}`,
+        ratio: fmt(cpu(undici) / cpu(tuned), 2),
+      });
+      rows.push({
+        scenario: scen,
+        metric: 'engine vs a bare node-fetch loop, wall (ms)',
+        value: ms(E),
+        baseline: `node-fetch ${ms(N)}`,
+        ratio: fmt(N / E, 2),
+      });
+      rows.push({
+        scenario: scen,
+        metric: 'node-fetch loop, no bookkeeping, wall (ms)',
+        value: ms(N),
+        baseline: `bare undici ${ms(U)}`,
+        ratio: fmt(U / N, 2),
+      });
+      rows.push({
+        scenario: scen,
+        metric: 'global fetch loop, no bookkeeping, wall (ms)',
+        value: ms(F),
+        baseline: `bare undici ${ms(U)}`,
+        ratio: fmt(U / F, 2),
+      });
       const ordered = [...healthyRuns, ...tuned].every((r) => r.ordered);
-      rows.push({ scenario: scen, metric: 'callbacks in order per (webhook, device)', value: ordered ? 'yes' : 'no', target: 'yes', met: ordered });
+      rows.push({
+        scenario: scen,
+        metric: 'callbacks in order per (webhook, device)',
+        value: ordered ? 'yes' : 'no',
+        target: 'yes',
+        met: ordered,
+      });
     }
   }
 
@@ -119,7 +202,7 @@ try {
     const runs: BurstRun[] = [];
     for (let i = 0; i < RUNS; i++) {
       say(`isolation run ${i + 1}/${RUNS}: 18 healthy + black hole + 2 s receiver`);
-      runs.push(await isolationRun(host, urls, blackHole!, slow!));
+      runs.push(await isolationRun(host, urls, blackHole, slow));
     }
     // The same 18 receivers in the all-healthy bursts above.
     const healthyP99 = median(healthyRuns.map((r) => r.p99));
@@ -143,13 +226,26 @@ try {
       const report = await fillLog(log.dir, urls, LOG_ATTEMPTS, BATCH);
       say(`storage: logging ${LOG_ATTEMPTS.toLocaleString('en')} attempts in batches of ${BATCH}, after a warm-up`);
       const scratch = tempDir('storage');
-      const costs = await fillLog(scratch.dir, urls, LOG_ATTEMPTS, BATCH, [], 10 * BATCH).finally(() => scratch.remove());
-      if ([...report.problems, ...costs.problems].length) say(`memory/storage problems: ${[...report.problems, ...costs.problems].slice(0, 3).join(' | ')}`);
-      rows.push({ scenario: `memory (a process that logged ${report.attempts.toLocaleString('en')} attempts)`, metric: 'RSS (MB)', value: fmt(report.rssMb, 0), target: '≤ 150', met: yes(report.rssMb <= 150) });
-      rows.push({ scenario: `memory (a process that logged ${report.attempts.toLocaleString('en')} attempts)`, metric: 'V8 heap used, before / after a full GC (MB)', value: `${fmt(report.heapUsedMb, 0)} / ${fmt(report.heapAfterGcMb, 0)}` });
+      const costs = await fillLog(scratch.dir, urls, LOG_ATTEMPTS, BATCH, [], 10 * BATCH).finally(() =>
+        scratch.remove(),
+      );
+      if ([...report.problems, ...costs.problems].length)
+        say(`memory/storage problems: ${[...report.problems, ...costs.problems].slice(0, 3).join(' | ')}`);
+      rows.push({
+        scenario: `memory (a process that logged ${report.attempts.toLocaleString('en')} attempts)`,
+        metric: 'RSS (MB)',
+        value: fmt(report.rssMb, 0),
+        target: '≤ 150',
+        met: yes(report.rssMb <= 150),
+      });
+      rows.push({
+        scenario: `memory (a process that logged ${report.attempts.toLocaleString('en')} attempts)`,
+        metric: 'V8 heap used, before / after a full GC (MB)',
+        value: `${fmt(report.heapUsedMb, 0)} / ${fmt(report.heapAfterGcMb, 0)}`,
+      });
 
       const storage = [1000, 10_000, 50_000, 100_000].map((size) => costAt(costs.batches, size, BATCH));
-      const base = storage[0]!;
+      const base = storage[0];
       for (const c of storage) {
         const grow = c.msPerDelivery / base.msPerDelivery;
         const growCpu = c.cpuMsPerDelivery / base.cpuMsPerDelivery;
@@ -179,12 +275,14 @@ try {
           emptyRuns.push(await launchServe(fresh.dir));
           fresh.remove();
         }
-        const loaded = /delivery log: (\d+) deliveries/.exec(fullRuns[0]!.output)?.[1];
+        const loaded = /delivery log: (\d+) deliveries/.exec(fullRuns[0].output)?.[1];
         const F = median(fullRuns.map((r) => r.ms));
         const E = median(emptyRuns.map((r) => r.ms));
         rows.push({
           scenario: 'start-up: serve launch → listening line',
-          metric: loaded ? `full log (${Number(loaded).toLocaleString('en')} deliveries) (ms)` : 'full log (ms) — NOT loaded: serve does not open the journal yet',
+          metric: loaded
+            ? `full log (${Number(loaded).toLocaleString('en')} deliveries) (ms)`
+            : 'full log (ms) — NOT loaded: serve does not open the journal yet',
           value: ms(F),
           baseline: `empty dir ${ms(E)}`,
           ratio: `${fmt(F / E, 2)}×`,
@@ -210,7 +308,12 @@ try {
           target: 'RSS ≤ 150',
           met: yes(median(boots.map((b) => b.rssMb)) <= 150),
         });
-        results.startup = { full: fullRuns.map((r) => ({ ms: r.ms, rssMb: r.rssMb })), empty: emptyRuns.map((r) => ({ ms: r.ms, rssMb: r.rssMb })), loaded: loaded ?? null, boots };
+        results.startup = {
+          full: fullRuns.map((r) => ({ ms: r.ms, rssMb: r.rssMb })),
+          empty: emptyRuns.map((r) => ({ ms: r.ms, rssMb: r.rssMb })),
+          loaded: loaded ?? null,
+          boots,
+        };
       } finally {
         full.remove();
       }
@@ -223,9 +326,17 @@ try {
 }
 
 const totalS = (nowMs() - begun) / 1000;
-const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, load ${os.loadavg().map((l) => fmt(l, 1)).join(' ')}`;
-writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), JSON.stringify({ date: new Date().toISOString(), machine, runs: RUNS, totalS, rows, results }, null, 1));
-console.log(`\nLabhook benchmarks — ${new Date().toISOString()} — ${machine}; ${RUNS} runs each, medians; ${fmt(totalS, 0)} s\n`);
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, load ${os
+  .loadavg()
+  .map((l) => fmt(l, 1))
+  .join(' ')}`;
+writeFileSync(
+  fileURLToPath(new URL('./results.json', import.meta.url)),
+  JSON.stringify({ date: new Date().toISOString(), machine, runs: RUNS, totalS, rows, results }, null, 1),
+);
+console.log(
+  `\nLabhook benchmarks — ${new Date().toISOString()} — ${machine}; ${RUNS} runs each, medians; ${fmt(totalS, 0)} s\n`,
+);
 console.log(render(rows));
 const missed = rows.filter((r) => r.met === false);
 console.log(missed.length ? `\n${missed.length} target(s) missed.` : '\nEvery target met.');

@@ -9,18 +9,31 @@ import { join } from 'node:path';
 import { projectRoot } from './core/engine/version.js';
 
 /** The Electron binary, or why there is none. */
-export function electronRuntime(root: string, env: NodeJS.ProcessEnv = process.env): { path: string; missing: null } | { path: null; missing: string } {
+export function electronRuntime(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { path: string; missing: null } | { path: null; missing: string } {
   const pkg = join(root, 'node_modules', 'electron');
   const pathFile = join(pkg, 'path.txt');
   const relative = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : null;
-  const path = env.ELECTRON_OVERRIDE_DIST_PATH ? join(env.ELECTRON_OVERRIDE_DIST_PATH, relative ?? 'electron') : relative ? join(pkg, 'dist', relative) : null;
+  const path = env.ELECTRON_OVERRIDE_DIST_PATH
+    ? join(env.ELECTRON_OVERRIDE_DIST_PATH, relative ?? 'electron')
+    : relative
+      ? join(pkg, 'dist', relative)
+      : null;
   if (path && existsSync(path)) return { path, missing: null };
-  return { path: null, missing: 'no Electron runtime is installed (it is downloaded on first use, which needs the internet: run `npx install-electron` where it is reachable)' };
+  return {
+    path: null,
+    missing:
+      'no Electron runtime is installed (it is downloaded on first use, which needs the internet: run `npx install-electron` where it is reachable)',
+  };
 }
 
 export function displayMissing(env: NodeJS.ProcessEnv = process.env): string | null {
   if (process.platform !== 'linux') return null;
-  return env.DISPLAY || env.WAYLAND_DISPLAY ? null : 'no display is available (neither DISPLAY nor WAYLAND_DISPLAY is set)';
+  return env.DISPLAY || env.WAYLAND_DISPLAY
+    ? null
+    : 'no display is available (neither DISPLAY nor WAYLAND_DISPLAY is set)';
 }
 
 async function launch(argv: string[]): Promise<void> {

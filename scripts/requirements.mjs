@@ -21,12 +21,20 @@ export const requirements = {
   usb: () => {
     if (process.platform !== 'linux') return 'needs Linux (mount namespaces and netlink)';
     if (process.getuid?.() !== 0) return 'needs root to mount a private /sys/bus in a mount namespace';
-    if (!onPath('unshare') || !onPath('nsenter')) return 'unshare and nsenter are missing (Debian package "util-linux")';
+    if (!onPath('unshare') || !onPath('nsenter'))
+      return 'unshare and nsenter are missing (Debian package "util-linux")';
     if (!onPath('python3')) return 'python3 is missing (it sends the netlink uevents)';
     return null;
   },
-  appium: () => (existsSync(`${root}node_modules/appium/package.json`) && existsSync(`${root}node_modules/@appium/fake-driver/package.json`) ? null : 'appium and @appium/fake-driver are not installed (run npm ci)'),
-  chromium: () => (existsSync('/usr/bin/chromium') ? null : 'Chromium is not installed at /usr/bin/chromium (Debian package "chromium")'),
+  appium: () =>
+    existsSync(`${root}node_modules/appium/package.json`) &&
+    existsSync(`${root}node_modules/@appium/fake-driver/package.json`)
+      ? null
+      : 'appium and @appium/fake-driver are not installed (run npm ci)',
+  chromium: () =>
+    existsSync('/usr/bin/chromium')
+      ? null
+      : 'Chromium is not installed at /usr/bin/chromium (Debian package "chromium")',
 };
 
 /** Reason a suite must skip, or null. */

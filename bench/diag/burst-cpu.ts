@@ -22,7 +22,12 @@ const observer = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gc += e.duration;
 });
 observer.observe({ entryTypes: ['gc'] });
-const r = await engineBurst(host, urls, urls.map((_, i) => i), connections ? { connections } : {});
+const r = await engineBurst(
+  host,
+  urls,
+  urls.map((_, i) => i),
+  connections ? { connections } : {},
+);
 console.log(
   `engine (connections ${connections ?? 'default'}): wall ${r.ms.toFixed(0)} ms, CPU ${r.cpuMs.toFixed(0)} ms, GC ${gc.toFixed(0)} ms; ` +
     `journal ${io.writes} writes, ${(io.bytes / 2 ** 20).toFixed(1)} MB, ${io.syncs} syncs, sync ms p50/p99 ${percentile(syncDurations, 50).toFixed(1)} / ${percentile(syncDurations, 99).toFixed(1)}`,
@@ -32,7 +37,9 @@ if (process.env.BASE) {
   await host.reset();
   gc = 0;
   const b = await undiciBurst(requests, Number(process.env.BASE));
-  console.log(`bare undici (${process.env.BASE} connections): wall ${b.ms.toFixed(0)} ms, CPU ${b.cpuMs.toFixed(0)} ms, GC ${gc.toFixed(0)} ms`);
+  console.log(
+    `bare undici (${process.env.BASE} connections): wall ${b.ms.toFixed(0)} ms, CPU ${b.cpuMs.toFixed(0)} ms, GC ${gc.toFixed(0)} ms`,
+  );
 }
 observer.disconnect();
 await host.stop();

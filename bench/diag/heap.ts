@@ -19,7 +19,13 @@ await fillLog(log.dir, urls, 103_000, 1000);
 await host.stop();
 gc();
 const before = process.memoryUsage().heapUsed;
-const service = new DeliveryService({ dataDir: log.dir, directory: new FixedDirectory(makeWebhooks([])), org: () => ORG, version: VERSION, log: quietLogger() });
+const service = new DeliveryService({
+  dataDir: log.dir,
+  directory: new FixedDirectory(makeWebhooks([])),
+  org: () => ORG,
+  version: VERSION,
+  log: quietLogger(),
+});
 await service.boot();
 gc();
 console.log(`heap held by the opened log: ${((process.memoryUsage().heapUsed - before) / 2 ** 20).toFixed(1)} MB`);
@@ -38,11 +44,11 @@ const types = snap.snapshot.meta.node_types[0];
 const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
 const byKind = new Map<string, [count: number, bytes: number]>();
 for (let i = 0; i < snap.nodes.length; i += fields.length) {
-  const type = types[snap.nodes[i + iType]!]!;
-  const name = type === 'object' ? snap.strings[snap.nodes[i + iName]!]! : `(${type})`;
+  const type = types[snap.nodes[i + iType]];
+  const name = type === 'object' ? snap.strings[snap.nodes[i + iName]] : `(${type})`;
   const agg = byKind.get(name) ?? [0, 0];
   agg[0] += 1;
-  agg[1] += snap.nodes[i + iSize]!;
+  agg[1] += snap.nodes[i + iSize];
   byKind.set(name, agg);
 }
 for (const [name, [count, bytes]] of [...byKind].sort((a, b) => b[1][1] - a[1][1]).slice(0, 12)) {

@@ -25,12 +25,25 @@ const observer = new PerformanceObserver((list) => {
 });
 observer.observe({ entryTypes: ['gc'] });
 eld.enable();
-const r = await latencyRun(host, urls, { events: Number(process.argv[3] ?? 1000), rate: Number(process.argv[2] ?? 100), devices: 50 });
+const r = await latencyRun(host, urls, {
+  events: Number(process.argv[3] ?? 1000),
+  rate: Number(process.argv[2] ?? 100),
+  devices: 50,
+});
 eld.disable();
 observer.disconnect();
 const p = (list: number[]) => [50, 90, 99, 100].map((q) => percentile(list, q).toFixed(2)).join(' / ');
-console.log(`emit → received p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms; emit → outbox durable p50 ${r.commitP50.toFixed(2)} p99 ${r.commitP99.toFixed(2)} ms`);
-console.log(`journal: ${io.writes} writes, ${io.syncs} syncs; write ms p50/p90/p99/max ${p(writeDurations)}; sync ms ${p(syncDurations)}`);
-console.log(`event-loop delay ms p50/p99/max ${(eld.percentile(50) / 1e6).toFixed(2)} / ${(eld.percentile(99) / 1e6).toFixed(2)} / ${(eld.max / 1e6).toFixed(2)}`);
-for (const [kind, list] of gcByKind) console.log(`GC kind ${kind} (1 scavenge, 2 mark-compact, 4 incremental, 8 weak): ${list.length} pauses, max ${Math.max(...list).toFixed(1)} ms, total ${list.reduce((a, b) => a + b, 0).toFixed(0)} ms`);
+console.log(
+  `emit → received p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms; emit → outbox durable p50 ${r.commitP50.toFixed(2)} p99 ${r.commitP99.toFixed(2)} ms`,
+);
+console.log(
+  `journal: ${io.writes} writes, ${io.syncs} syncs; write ms p50/p90/p99/max ${p(writeDurations)}; sync ms ${p(syncDurations)}`,
+);
+console.log(
+  `event-loop delay ms p50/p99/max ${(eld.percentile(50) / 1e6).toFixed(2)} / ${(eld.percentile(99) / 1e6).toFixed(2)} / ${(eld.max / 1e6).toFixed(2)}`,
+);
+for (const [kind, list] of gcByKind)
+  console.log(
+    `GC kind ${kind} (1 scavenge, 2 mark-compact, 4 incremental, 8 weak): ${list.length} pauses, max ${Math.max(...list).toFixed(1)} ms, total ${list.reduce((a, b) => a + b, 0).toFixed(0)} ms`,
+  );
 await host.stop();

@@ -43,13 +43,24 @@ function udidOf(i: number): string {
 }
 
 /** Runs the burst through the engine; waits until `expect` callbacks to `healthy` receivers are delivered. */
-export async function engineBurst(host: ReceiverHost, urls: readonly string[], healthy: readonly number[], options: Partial<DeliveryServiceOptions> = {}): Promise<BurstRun> {
+export async function engineBurst(
+  host: ReceiverHost,
+  urls: readonly string[],
+  healthy: readonly number[],
+  options: Partial<DeliveryServiceOptions> = {},
+): Promise<BurstRun> {
   await host.reset();
   const rig = await startRig(urls, options);
   try {
     const udids = Array.from({ length: DEVICES }, (_, i) => udidOf(i));
-    const presences = (state: Presence['state']): Presence[] => udids.map((udid) => ({ key: udid, udid, state, platform: 'android', name: `Bench ${udid}` }));
-    const claims: SessionClaim[] = udids.map((udid) => ({ id: `s-${udid}`, udid, label: 'bench session', expiresAt: null }));
+    const presences = (state: Presence['state']): Presence[] =>
+      udids.map((udid) => ({ key: udid, udid, state, platform: 'android', name: `Bench ${udid}` }));
+    const claims: SessionClaim[] = udids.map((udid) => ({
+      id: `s-${udid}`,
+      udid,
+      label: 'bench session',
+      expiresAt: null,
+    }));
     const healthyIds = new Set(healthy.map((i) => i + 1));
     const expect = DEVICES * TRANSITIONS.length * healthy.length;
     const cpu0 = process.cpuUsage();
@@ -73,7 +84,15 @@ export async function engineBurst(host: ReceiverHost, urls: readonly string[], h
         last.set(udid, seq);
       }
     }
-    return { ms, cpuMs, callbacks: expect, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ordered, problems: [...rig.log.problems] };
+    return {
+      ms,
+      cpuMs,
+      callbacks: expect,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      ordered,
+      problems: [...rig.log.problems],
+    };
   } finally {
     await rig.close();
   }
@@ -89,7 +108,8 @@ export function burstRequests(urls: readonly string[]): Callback[][] {
     for (let d = 0; d < DEVICES; d++) {
       const eventId = `00000000-0000-4000-8000-${String(n++).padStart(12, '0')}`;
       const facts = { eventId, event, udid: udidOf(d), deviceName: `Bench ${udidOf(d)}`, sequence: k + 1, observedAt };
-      for (const [w, webhook] of webhooks.entries()) perReceiver[w]!.push(buildCallback(facts, webhook, ORG, VERSION, Date.now()));
+      for (const [w, webhook] of webhooks.entries())
+        perReceiver[w].push(buildCallback(facts, webhook, ORG, VERSION, Date.now()));
     }
   }
   return perReceiver;
@@ -115,7 +135,7 @@ async function drive(requests: Callback[][], connections: number, post: Post): P
     requests.map(async (list) => {
       let next = 0;
       const worker = async () => {
-        while (next < list.length) await post(list[next++]!);
+        while (next < list.length) await post(list[next++]);
       };
       await Promise.all(Array.from({ length: Math.min(connections, list.length) }, worker));
     }),

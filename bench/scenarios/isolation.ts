@@ -12,6 +12,11 @@ import type { ReceiverHost } from '../receivers.js';
 
 export const HEALTHY = Array.from({ length: 18 }, (_, i) => i);
 
-export function isolationRun(host: ReceiverHost, healthyUrls: readonly string[], blackHole: string, slow: string): Promise<BurstRun> {
+export function isolationRun(
+  host: ReceiverHost,
+  healthyUrls: readonly string[],
+  blackHole: string,
+  slow: string,
+): Promise<BurstRun> {
   return engineBurst(host, [...healthyUrls.slice(0, 18), blackHole, slow], HEALTHY);
 }

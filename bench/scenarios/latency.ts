@@ -38,7 +38,13 @@ export async function latencyRun(host: ReceiverHost, urls: readonly string[], o:
     const report = () =>
       rig.tracker.reportPresences(
         'adb',
-        udids.map((udid) => ({ key: udid, udid, state: states.get(udid) ?? 'ready', platform: 'android', name: `Bench ${udid}` })),
+        udids.map((udid) => ({
+          key: udid,
+          udid,
+          state: states.get(udid) ?? 'ready',
+          platform: 'android',
+          name: `Bench ${udid}`,
+        })),
       );
     // Warm-up, not measured: every device comes online once (connections opened, code warmed).
     for (const udid of udids) states.set(udid, 'ready');
@@ -53,7 +59,7 @@ export async function latencyRun(host: ReceiverHost, urls: readonly string[], o:
     while (emitted < o.events) {
       const due = Math.min(o.events, Math.floor((nowMs() - started) / interval) + 1);
       for (; emitted < due; emitted++) {
-        const udid = udids[emitted % udids.length]!;
+        const udid = udids[emitted % udids.length];
         states.set(udid, states.get(udid) === 'ready' ? 'unusable' : 'ready');
         report();
       }

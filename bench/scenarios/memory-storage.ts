@@ -19,19 +19,34 @@ const MEMORY_CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url
 const BOOT_CHILD = fileURLToPath(new URL('../boot-child.js', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../electron/server/cli.js', import.meta.url));
 
-export function fillLog(dataDir: string, urls: readonly string[], total: number, batch: number, execArgv: string[] = [], warmup = 0): Promise<MemoryReport> {
+export function fillLog(
+  dataDir: string,
+  urls: readonly string[],
+  total: number,
+  batch: number,
+  execArgv: string[] = [],
+  warmup = 0,
+): Promise<MemoryReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(MEMORY_CHILD, [JSON.stringify({ dataDir, urls, total, batch, warmup })], { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(MEMORY_CHILD, [JSON.stringify({ dataDir, urls, total, batch, warmup })], {
+      execArgv: ['--expose-gc', ...execArgv],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let report: MemoryReport | null = null;
     child.on('message', (m) => (report = m as MemoryReport));
-    child.on('exit', (code) => (report ? resolve(report) : reject(new Error(`memory child exited (${code}) without a report`))));
+    child.on('exit', (code) =>
+      report ? resolve(report) : reject(new Error(`memory child exited (${code}) without a report`)),
+    );
   });
 }
 
 /** The batches whose log size before them is nearest to `size`, `count` of them, as medians per delivery. */
 export function costAt(batches: readonly BatchCost[], size: number, batchSize: number, count = 5) {
   const start = batches.findIndex((b) => b.logged >= size);
-  const picked = batches.slice(start < 0 ? Math.max(0, batches.length - count) : start, (start < 0 ? batches.length : start) + count);
+  const picked = batches.slice(
+    start < 0 ? Math.max(0, batches.length - count) : start,
+    (start < 0 ? batches.length : start) + count,
+  );
   const per = (f: (b: BatchCost) => number) => median(picked.map((b) => f(b) / batchSize));
   return {
     logged: picked[0]?.logged ?? NaN,
@@ -45,7 +60,6 @@ export function costAt(batches: readonly BatchCost[], size: number, batchSize: n
     ioMsPerDelivery: per((b) => b.io.ioMs),
   };
 }
-
 
 export interface LaunchResult {
   ms: number;
@@ -67,16 +81,20 @@ function rssOf(pid: number | undefined): number {
 export function launchServe(dataDir: string): Promise<LaunchResult> {
   return new Promise((resolve, reject) => {
     const t0 = nowMs();
-    const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LABHOOK_ADMIN_TOKEN: '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, '--data-dir', dataDir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LABHOOK_ADMIN_TOKEN: '' },
+      },
+    );
     let output = '';
     let ms = NaN;
     let rssMb = NaN;
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     const onData = (chunk: Buffer) => {
-      output += chunk;
+      output += chunk.toString();
       if (Number.isNaN(ms) && /Labhook listening on http/.test(output)) {
         ms = nowMs() - t0;
         rssMb = rssOf(child.pid);
@@ -104,7 +122,10 @@ export interface BootResult {
 export function bootService(dataDir: string): Promise<BootResult> {
   return new Promise((resolve, reject) => {
     const t0 = nowMs();
-    const child = fork(BOOT_CHILD, [dataDir], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(BOOT_CHILD, [dataDir], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let result: BootResult | null = null;
     child.on('message', (m) => (result = { launchMs: nowMs() - t0, ...(m as Omit<BootResult, 'launchMs'>) }));
     child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`boot child exited (${code})`))));

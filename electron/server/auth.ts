@@ -32,7 +32,7 @@ export function callerOf(request: FastifyRequest, tokens: TokenService): Caller 
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match ? tokens.authenticate(match[1]!) : null;
+    return match ? tokens.authenticate(match[1]) : null;
   }
   const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
   return cookie ? tokens.authenticate(cookie) : null;

@@ -11,7 +11,7 @@ export function hostAllowed(hostHeader: string | undefined, servedHost: string):
   if (!hostHeader) return false;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader.trim().toLowerCase());
   if (!match) return false;
-  const name = match[1]!.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const name = match[1].replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (name === 'localhost') return true;
   const served = servedHost.toLowerCase().replace(/^\[|\]$/g, '');
   if (WILDCARDS.has(served)) return isIP(name) !== 0;

@@ -36,7 +36,10 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     // Errors the router raises before any route runs (a path with invalid %-escapes) speak the API's format too.
     frameworkErrors: (error, _request, frameworkReply) => {
       const reply = frameworkReply as unknown as FastifyReply;
-      const known = error.code === 'FST_ERR_BAD_URL' ? new ApiError('not_found', 'No such resource') : (toApiError(error) ?? new ApiError('bad_request', error.message));
+      const known =
+        error.code === 'FST_ERR_BAD_URL'
+          ? new ApiError('not_found', 'No such resource')
+          : (toApiError(error) ?? new ApiError('bad_request', error.message));
       void reply.code(known.status).send(known.toJSON());
     },
   });
@@ -46,7 +49,10 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     if (!hostAllowed(request.headers.host, engine.config.host)) {
-      throw new ApiError('forbidden', `Host "${request.headers.host ?? ''}" is not the address this server is serving; use http://${engine.config.host === '0.0.0.0' ? 'this host\'s IP' : engine.config.host}/ or localhost`);
+      throw new ApiError(
+        'forbidden',
+        `Host "${request.headers.host ?? ''}" is not the address this server is serving; use http://${engine.config.host === '0.0.0.0' ? "this host's IP" : engine.config.host}/ or localhost`,
+      );
     }
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
@@ -57,7 +63,9 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     const known = error instanceof ApiError ? error : toApiError(error);
     if (!known) {
       log.error(`${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
-      return reply.code(500).send(new ApiError('internal', 'Something went wrong inside Labhook; the log has the details').toJSON());
+      return reply
+        .code(500)
+        .send(new ApiError('internal', 'Something went wrong inside Labhook; the log has the details').toJSON());
     }
     return reply.code(known.status).send(known.toJSON());
   });
@@ -101,7 +109,10 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
 async function signIn(request: FastifyRequest, reply: FastifyReply, engine: Engine): Promise<FastifyReply> {
   const token = (request.query as Record<string, unknown>).token;
   if (typeof token !== 'string' || !engine.tokens.authenticate(token)) {
-    throw new ApiError('unauthorized', 'That sign-in link is not valid (any more); use the link Labhook printed when it started');
+    throw new ApiError(
+      'unauthorized',
+      'That sign-in link is not valid (any more); use the link Labhook printed when it started',
+    );
   }
   return reply
     .header('set-cookie', sessionCookie(token, request.protocol === 'https'))

@@ -13,11 +13,19 @@ const schemaOf = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
 
 function parameters(op: Operation): JsonSchema[] {
   const list: JsonSchema[] = [];
-  for (const [where, schema] of [['path', op.params], ['query', op.query]] as const) {
+  for (const [where, schema] of [
+    ['path', op.params],
+    ['query', op.query],
+  ] as const) {
     if (!schema) continue;
     const json = schemaOf(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, property] of Object.entries(json.properties ?? {})) {
-      list.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: property });
+      list.push({
+        name,
+        in: where,
+        required: where === 'path' || (json.required ?? []).includes(name),
+        schema: property,
+      });
     }
   }
   return list;
@@ -44,30 +52,44 @@ export function openApiDocument(version: string): JsonSchema {
     };
     for (const code of errorsFor(op)) {
       const status = String(ERROR_STATUS[code]);
-      const entry = (responses[status] ??= { description: '', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
-      entry.description = entry.description ? `${entry.description}, ${code}` : code;
+      const entry = (responses[status] ??= {
+        description: '',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      });
+      entry.description =
+        typeof entry.description === 'string' && entry.description ? `${entry.description}, ${code}` : code;
     }
     (paths[`/api/v1${op.path}`] ??= {})[op.method.toLowerCase()] = {
       operationId: name,
       summary: op.summary,
-      ...(op.permission ? { security: [{ bearer: [] }, { session: [] }], 'x-permission': op.permission } : { security: [] }),
+      ...(op.permission
+        ? { security: [{ bearer: [] }, { session: [] }], 'x-permission': op.permission }
+        : { security: [] }),
       parameters: parameters(op),
-      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body, 'input') } } } } : {}),
+      ...(op.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body, 'input') } } } }
+        : {}),
       responses,
     };
   }
   paths['/api/v1/events'] = {
     get: {
       operationId: 'events',
-      summary: 'Server-sent events: `device` (a status change), `delivery` (an attempt\'s outcome), `notice`',
+      summary: "Server-sent events: `device` (a status change), `delivery` (an attempt's outcome), `notice`",
       security: [{ bearer: [] }, { session: [] }],
       'x-permission': 'read',
-      responses: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+      responses: {
+        200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      },
     },
   };
   return {
     openapi: '3.1.0',
-    info: { title: 'Labhook API', version, description: 'Device status webhooks for a mobile device lab. Every route but /health needs a token.' },
+    info: {
+      title: 'Labhook API',
+      version,
+      description: 'Device status webhooks for a mobile device lab. Every route but /health needs a token.',
+    },
     servers: [{ url: '/' }],
     components: {
       securitySchemes: {

@@ -24,8 +24,13 @@ export async function serve(config: EngineConfig, log: Logger): Promise<Served> 
     await app.close().catch(() => undefined);
     await engine.shutdown();
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use; choose another with --port (0 = any free port)`);
-    if (code === 'EADDRNOTAVAIL') throw new Error(`${config.host} is not an address of this machine; choose another with --host`);
+    if (code === 'EADDRINUSE')
+      throw new Error(
+        `Port ${config.port} on ${config.host} is already in use; choose another with --port (0 = any free port)`,
+        { cause: error },
+      );
+    if (code === 'EADDRNOTAVAIL')
+      throw new Error(`${config.host} is not an address of this machine; choose another with --host`, { cause: error });
     throw error;
   }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

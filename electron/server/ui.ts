@@ -15,7 +15,11 @@ const page = (version: string) => `<!doctype html>
 </html>
 `;
 
-export function registerUi(app: FastifyInstance, engine: Engine, signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>): void {
+export function registerUi(
+  app: FastifyInstance,
+  engine: Engine,
+  signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>,
+): void {
   const html = page(engine.version);
   app.get('/', async (request, reply) => {
     if ((request.query as Record<string, unknown>).token !== undefined) return signIn(request, reply);

@@ -17,13 +17,34 @@ export interface ApiServer {
   dataDir: string;
   base: string;
   adminToken: string;
-  call(method: string, path: string, options?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<Reply>;
   close(): Promise<void>;
 }
 
 export async function startApiServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ApiServer> {
   const dir = await tempDir();
-  const config = resolveConfig(['--data-dir', dir.path, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off', ...extraArgs], env);
+  const config = resolveConfig(
+    [
+      '--data-dir',
+      dir.path,
+      '--port',
+      '0',
+      '--adb',
+      'off',
+      '--appium',
+      'off',
+      '--usb',
+      'off',
+      '--usbmux',
+      'off',
+      ...extraArgs,
+    ],
+    env,
+  );
   const served = await serve(config, memoryLogger());
   const origin = new URL(served.url).origin;
   const adminToken = served.engine.signInToken;
@@ -43,7 +64,7 @@ export async function startApiServer(extraArgs: string[] = [], env: NodeJS.Proce
       }
       const response = await undiciRequest(`${origin}${path}`, { method: method as 'GET', headers, body });
       const text = await response.body.text();
-      let parsed: unknown = undefined;
+      let parsed: unknown;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {

@@ -71,9 +71,19 @@ export class MemoryDirectory implements WebhookDirectory {
   }
 }
 
-const TO: Record<WebhookEvent, StatusChange['to']> = { online: 'online', offline: 'offline', utilizing: 'utilizing', unplugged: 'unplugged' };
+const TO: Record<WebhookEvent, StatusChange['to']> = {
+  online: 'online',
+  offline: 'offline',
+  utilizing: 'utilizing',
+  unplugged: 'unplugged',
+};
 
-export function makeChange(udid: string, event: WebhookEvent | null, sequence: number, fields: Partial<StatusChange> = {}): StatusChange {
+export function makeChange(
+  udid: string,
+  event: WebhookEvent | null,
+  sequence: number,
+  fields: Partial<StatusChange> = {},
+): StatusChange {
   return {
     id: randomUUID(),
     udid,

@@ -17,7 +17,13 @@ import { AdbServer } from '../peers/adb-server.js';
 import { EmulatedAdbd, type AdbdOptions } from '../peers/adbd.js';
 
 /** The first report at or after `index` that satisfies `test`, waiting for it. */
-async function reportAfter(sink: RecordingSink, index: number, what: string, test: (presences: Presence[]) => boolean, timeoutMs?: number): Promise<PresenceReport> {
+async function reportAfter(
+  sink: RecordingSink,
+  index: number,
+  what: string,
+  test: (presences: Presence[]) => boolean,
+  timeoutMs?: number,
+): Promise<PresenceReport> {
   return waitFor(what, () => sink.presenceReports.slice(index).find((report) => test(report.presences)), timeoutMs);
 }
 
@@ -72,8 +78,17 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
 
     const phone = await device({ serialno: 'R58M123ABC', model: 'Galaxy Note 8' });
     await attach(phone);
-    const presence = await waitFor('ready', () => sink.find(phone.serial)?.state === 'ready' && sink.find(phone.serial));
-    expect(presence).toEqual({ key: phone.serial, udid: 'R58M123ABC', state: 'ready', platform: 'android', name: 'Galaxy Note 8' });
+    const presence = await waitFor(
+      'ready',
+      () => sink.find(phone.serial)?.state === 'ready' && sink.find(phone.serial),
+    );
+    expect(presence).toEqual({
+      key: phone.serial,
+      udid: 'R58M123ABC',
+      state: 'ready',
+      platform: 'android',
+      name: 'Galaxy Note 8',
+    });
     expect([...sink.sources]).toEqual(['adb']);
     // Never reported ready under a provisional udid before getprop answered.
     for (const report of sink.presenceReports) {
@@ -93,11 +108,17 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     await waitFor('ready', () => sink.find(phone.serial)?.state === 'ready');
 
     await phone.setMode('silent');
-    const offline = await waitFor('offline', () => sink.find(phone.serial)?.state === 'unusable' && sink.find(phone.serial));
+    const offline = await waitFor(
+      'offline',
+      () => sink.find(phone.serial)?.state === 'unusable' && sink.find(phone.serial),
+    );
     expect(offline).toMatchObject({ key: phone.serial, udid: 'DROP0001', detail: 'offline', platform: 'android' });
 
     await phone.setMode('device');
-    const back = await waitFor('ready again', () => sink.find(phone.serial)?.state === 'ready' && sink.find(phone.serial));
+    const back = await waitFor(
+      'ready again',
+      () => sink.find(phone.serial)?.state === 'ready' && sink.find(phone.serial),
+    );
     expect(back.udid).toBe('DROP0001');
   });
 
@@ -109,7 +130,10 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     await attach(phone);
     await waitFor('ready', () => sink.find(phone.serial)?.state === 'ready');
     await phone.setMode('refuse');
-    const offline = await waitFor('offline', () => sink.find(phone.serial)?.state === 'unusable' && sink.find(phone.serial));
+    const offline = await waitFor(
+      'offline',
+      () => sink.find(phone.serial)?.state === 'unusable' && sink.find(phone.serial),
+    );
     expect(offline).toMatchObject({ udid: 'REFUSE01', detail: 'offline' });
   });
 
@@ -120,7 +144,13 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const phone = await device({ serialno: 'LOCKED01', mode: 'unauthorized' });
     await attach(phone);
     const presence = await waitFor('unauthorized', () => sink.find(phone.serial));
-    expect(presence).toEqual({ key: phone.serial, udid: phone.serial, state: 'unusable', platform: 'android', detail: 'unauthorized' });
+    expect(presence).toEqual({
+      key: phone.serial,
+      udid: phone.serial,
+      state: 'unusable',
+      platform: 'android',
+      detail: 'unauthorized',
+    });
     expect(phone.getpropCalls).toBe(0);
   });
 
@@ -132,8 +162,18 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     await attach(phone);
     await waitFor('ready', () => sink.find(phone.serial)?.state === 'ready');
     await phone.setMode('unauthorized');
-    const presence = await waitFor('unauthorized', () => sink.find(phone.serial)?.detail === 'unauthorized' && sink.find(phone.serial));
-    expect(presence).toEqual({ key: phone.serial, udid: 'REVOKE01', state: 'unusable', platform: 'android', name: 'Pixel 8', detail: 'unauthorized' });
+    const presence = await waitFor(
+      'unauthorized',
+      () => sink.find(phone.serial)?.detail === 'unauthorized' && sink.find(phone.serial),
+    );
+    expect(presence).toEqual({
+      key: phone.serial,
+      udid: 'REVOKE01',
+      state: 'unusable',
+      platform: 'android',
+      name: 'Pixel 8',
+      detail: 'unauthorized',
+    });
   });
 
   it('reports a disconnected device as gone', async () => {
@@ -144,7 +184,10 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const other = await device({ serialno: 'STAYS001' });
     await attach(phone);
     await attach(other);
-    await waitFor('both ready', () => sink.find(phone.serial)?.state === 'ready' && sink.find(other.serial)?.state === 'ready');
+    await waitFor(
+      'both ready',
+      () => sink.find(phone.serial)?.state === 'ready' && sink.find(other.serial)?.state === 'ready',
+    );
     await server.disconnect(phone.serial);
     await waitFor('gone', () => !sink.find(phone.serial));
     expect(sink.find(other.serial)?.state).toBe('ready');
@@ -163,7 +206,13 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     // The slow one is not reported at all until its getprop answers or times out.
     expect(sink.find(slow.serial)).toBeUndefined();
     const fallback = await waitFor('slow falls back', () => sink.find(slow.serial));
-    expect(fallback).toEqual({ key: slow.serial, udid: slow.serial, state: 'ready', platform: 'android', name: 'unknown' });
+    expect(fallback).toEqual({
+      key: slow.serial,
+      udid: slow.serial,
+      state: 'ready',
+      platform: 'android',
+      name: 'unknown',
+    });
     expect(log.lines.some((line) => line.startsWith('warn: ') && line.includes(slow.serial))).toBe(true);
   });
 
@@ -171,7 +220,10 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const sink = new RecordingSink('adb', 'presences');
     const { adb, log } = source({ sink, retryMs: [100, 1000], settleMs: 2500 });
     await adb.boot();
-    const phones = [await device({ serialno: 'RESTART1', model: 'A' }), await device({ serialno: 'RESTART2', model: 'B' })];
+    const phones = [
+      await device({ serialno: 'RESTART1', model: 'A' }),
+      await device({ serialno: 'RESTART2', model: 'B' }),
+    ];
     for (const phone of phones) await attach(phone);
     await waitFor('both ready', () => phones.every((phone) => sink.find(phone.serial)?.state === 'ready'));
     const before = sink.presenceReports.length;
@@ -201,8 +253,13 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
 
     // The recreated tracker and poller see new changes.
     const index = sink.presenceReports.length;
-    await server.disconnect(phones[0]!.serial);
-    await reportAfter(sink, index, 'the disconnect after the restart', (presences) => !presences.some((p) => p.key === phones[0]!.serial));
+    await server.disconnect(phones[0].serial);
+    await reportAfter(
+      sink,
+      index,
+      'the disconnect after the restart',
+      (presences) => !presences.some((p) => p.key === phones[0].serial),
+    );
   });
 
   it('reports the devices gone when the adb server stays away, and back when it returns', async () => {
@@ -235,7 +292,10 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const sink = new RecordingSink('adb', 'presences');
     const { adb, log } = source({ sink, retryMs: [100, 400], serverGoneMs: 1000 }, late);
     await adb.boot();
-    await waitFor('unavailable', () => adb.status().state === 'unavailable' && adb.status().detail.includes('no adb server'));
+    await waitFor(
+      'unavailable',
+      () => adb.status().state === 'unavailable' && adb.status().detail.includes('no adb server'),
+    );
     expect(adb.status().detail).toContain(`127.0.0.1:${late.port}`);
     expect(adb.status().detail).not.toContain('\n');
     // Nothing seen, and the server stays away: the empty list is reported once it is known.
@@ -260,28 +320,38 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const { adb } = source({ sink });
     await adb.boot();
     const phones = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => device({ serialno: `BULK${String(i).padStart(4, '0')}`, model: `Model ${i}` })),
+      Array.from({ length: 100 }, (_, i) =>
+        device({ serialno: `BULK${String(i).padStart(4, '0')}`, model: `Model ${i}` }),
+      ),
     );
     // A few unusable ones among them.
-    await phones[7]!.setMode('unauthorized');
-    await phones[42]!.setMode('unauthorized');
+    await phones[7].setMode('unauthorized');
+    await phones[42].setMode('unauthorized');
     const queue = [...phones];
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         for (let phone = queue.shift(); phone; phone = queue.shift()) await attach(phone);
       }),
     );
-    await waitFor(
-      'all 100 reported',
-      () => phones.every((phone) => sink.find(phone.serial)),
-      60_000,
-    );
+    await waitFor('all 100 reported', () => phones.every((phone) => sink.find(phone.serial)), 60_000);
     phones.forEach((phone, i) => {
       const presence = sink.find(phone.serial)!;
-      if (i === 7 || i === 42) expect(presence).toMatchObject({ state: 'unusable', detail: 'unauthorized', udid: phone.serial });
-      else expect(presence).toEqual({ key: phone.serial, udid: phone.serialno, state: 'ready', platform: 'android', name: `Model ${i}` });
+      if (i === 7 || i === 42)
+        expect(presence).toMatchObject({ state: 'unusable', detail: 'unauthorized', udid: phone.serial });
+      else
+        expect(presence).toEqual({
+          key: phone.serial,
+          udid: phone.serialno,
+          state: 'ready',
+          platform: 'android',
+          name: `Model ${i}`,
+        });
     });
-    expect((sink.lastPresences() ?? []).filter((p) => p.key.startsWith('127.0.0.1:') && phones.some((phone) => phone.serial === p.key))).toHaveLength(100);
+    expect(
+      (sink.lastPresences() ?? []).filter(
+        (p) => p.key.startsWith('127.0.0.1:') && phones.some((phone) => phone.serial === p.key),
+      ),
+    ).toHaveLength(100);
   }, 120_000);
 
   it('lets the process exit after shutdown, even with a getprop still unanswered', async () => {
@@ -321,20 +391,29 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     const phone = await device({ serialno: 'MEASURE1', model: 'Meter' });
     // connect→ready counts from the daemon's handshake answer (the moment adb can list it as
     // `device`); the second line also counts the adb client process that asks for the connection.
-    const delays = { 'connect→ready': [] as number[], '`adb connect` run→ready': [] as number[], 'drop→unusable': [] as number[], 'disconnect→gone': [] as number[] };
+    const delays = {
+      'connect→ready': [] as number[],
+      '`adb connect` run→ready': [] as number[],
+      'drop→unusable': [] as number[],
+      'disconnect→gone': [] as number[],
+    };
     for (let round = 0; round < 20; round++) {
       await phone.setMode('device');
       let index = sink.presenceReports.length;
       const connectAt = performance.now();
       await server.connect(phone.serial);
-      let report = await reportAfter(sink, index, 'ready', (ps) => ps.some((p) => p.key === phone.serial && p.state === 'ready'));
+      let report = await reportAfter(sink, index, 'ready', (ps) =>
+        ps.some((p) => p.key === phone.serial && p.state === 'ready'),
+      );
       delays['connect→ready'].push(report.at - phone.lastHandshakeAt);
       delays['`adb connect` run→ready'].push(report.at - connectAt);
 
       index = sink.presenceReports.length;
       const dropAt = performance.now();
       await phone.setMode('silent');
-      report = await reportAfter(sink, index, 'unusable', (ps) => ps.some((p) => p.key === phone.serial && p.state === 'unusable'));
+      report = await reportAfter(sink, index, 'unusable', (ps) =>
+        ps.some((p) => p.key === phone.serial && p.state === 'unusable'),
+      );
       delays['drop→unusable'].push(report.at - dropAt);
 
       index = sink.presenceReports.length;
@@ -345,8 +424,10 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     }
     for (const [name, values] of Object.entries(delays)) {
       const sorted = [...values].sort((a, b) => a - b);
-      const median = (sorted[9]! + sorted[10]!) / 2;
-      console.log(`adb source ${name}: median ${median.toFixed(1)} ms, worst ${sorted.at(-1)!.toFixed(1)} ms (n=${sorted.length})`);
+      const median = (sorted[9] + sorted[10]) / 2;
+      console.log(
+        `adb source ${name}: median ${median.toFixed(1)} ms, worst ${sorted.at(-1)!.toFixed(1)} ms (n=${sorted.length})`,
+      );
     }
   }, 120_000);
 });
@@ -366,24 +447,54 @@ describe('adb presence rules', () => {
 
   it('identifies a USB phone by its adb serial and a network phone by ro.serialno', () => {
     expect(presenceFor('ce0917198075440c057e', 'device', { ...props, serialno: 'other' })).toEqual({
-      key: 'ce0917198075440c057e', udid: 'ce0917198075440c057e', state: 'ready', platform: 'android', name: 'Galaxy Note 8',
+      key: 'ce0917198075440c057e',
+      udid: 'ce0917198075440c057e',
+      state: 'ready',
+      platform: 'android',
+      name: 'Galaxy Note 8',
     });
     expect(presenceFor('10.0.0.5:5555', 'device', props)?.udid).toBe('R58M123ABC');
-    expect(presenceFor('10.0.0.5:5555', 'device', { serialno: '10.0.0.5:5555', model: 'unknown', failed: true })?.udid).toBe('10.0.0.5:5555');
+    expect(
+      presenceFor('10.0.0.5:5555', 'device', { serialno: '10.0.0.5:5555', model: 'unknown', failed: true })?.udid,
+    ).toBe('10.0.0.5:5555');
     expect(presenceFor('10.0.0.5:5555', 'device', undefined)).toBeNull();
   });
 
   it('maps every adb state but device to unusable, with the raw state as detail', () => {
-    const states = ['offline', 'unauthorized', 'no permissions (user in plugdev group; are your udev rules wrong?)', 'recovery', 'bootloader', 'sideload', 'authorizing', 'connecting', 'host', 'rescue', 'something new'];
+    const states = [
+      'offline',
+      'unauthorized',
+      'no permissions (user in plugdev group; are your udev rules wrong?)',
+      'recovery',
+      'bootloader',
+      'sideload',
+      'authorizing',
+      'connecting',
+      'host',
+      'rescue',
+      'something new',
+    ];
     for (const state of states) {
-      expect(presenceFor('R58M123ABC', state, undefined)).toEqual({ key: 'R58M123ABC', udid: 'R58M123ABC', state: 'unusable', platform: 'android', detail: state });
+      expect(presenceFor('R58M123ABC', state, undefined)).toEqual({
+        key: 'R58M123ABC',
+        udid: 'R58M123ABC',
+        state: 'unusable',
+        platform: 'android',
+        detail: state,
+      });
     }
-    expect(presenceFor('10.0.0.5:5555', 'offline', props)).toMatchObject({ udid: 'R58M123ABC', name: 'Galaxy Note 8', detail: 'offline' });
+    expect(presenceFor('10.0.0.5:5555', 'offline', props)).toMatchObject({
+      udid: 'R58M123ABC',
+      name: 'Galaxy Note 8',
+      detail: 'offline',
+    });
   });
 
   it('parses getprop output, including values that span lines', () => {
     expect(parseGetprop('[ro.serialno]: [ABC]\n[ro.product.model]: [Pixel 7]\r\n[multi]: [a\nb]\n')).toEqual({
-      'ro.serialno': 'ABC', 'ro.product.model': 'Pixel 7', multi: 'a\nb',
+      'ro.serialno': 'ABC',
+      'ro.product.model': 'Pixel 7',
+      multi: 'a\nb',
     });
   });
 });

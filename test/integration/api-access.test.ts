@@ -42,7 +42,9 @@ const ROUTES: [method: string, path: string, needs: 'public' | 'any' | 'modify' 
 ];
 
 const allowed = (needs: string, role: string | null) =>
-  needs === 'public' || (role !== null && (needs === 'any' || (needs === 'modify' && role !== 'viewer') || (needs === 'admin' && role === 'admin')));
+  needs === 'public' ||
+  (role !== null &&
+    (needs === 'any' || (needs === 'modify' && role !== 'viewer') || (needs === 'admin' && role === 'admin')));
 
 describe('every role against every route', () => {
   for (const [method, path, needs, body] of ROUTES) {
@@ -81,10 +83,21 @@ function eventStreamStatus(token: string | null): Promise<number> {
 describe('tokens', () => {
   it('are shown once and stored hashed', async () => {
     const created = await server.call('POST', '/api/v1/tokens', { body: { name: 'ci', role: 'viewer' } });
-    expect(created.body).toEqual({ id: expect.any(String), name: 'ci', role: 'viewer', token: expect.stringMatching(/^lh_/) });
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      name: 'ci',
+      role: 'viewer',
+      token: expect.stringMatching(/^lh_/),
+    });
     const list = await server.call('GET', '/api/v1/tokens');
     const listed = list.body.items.find((t: { id: string }) => t.id === created.body.id);
-    expect(listed).toEqual({ id: created.body.id, name: 'ci', role: 'viewer', createdAt: expect.any(String), lastUsedAt: null });
+    expect(listed).toEqual({
+      id: created.body.id,
+      name: 'ci',
+      role: 'viewer',
+      createdAt: expect.any(String),
+      lastUsedAt: null,
+    });
     const { readFile } = await import('node:fs/promises');
     const file = await readFile(`${server.dataDir}/db.json`, 'utf8');
     expect(file).not.toContain(created.body.token);
@@ -99,7 +112,10 @@ describe('tokens', () => {
   it('validate name and role', async () => {
     const reply = await server.call('POST', '/api/v1/tokens', { body: { name: '', role: 'owner' } });
     expect(reply.status).toBe(422);
-    expect(reply.body.error.fields).toEqual({ name: 'Token name is required', role: 'Role must be admin, manager or viewer' });
+    expect(reply.body.error.fields).toEqual({
+      name: 'Token name is required',
+      role: 'Role must be admin, manager or viewer',
+    });
   });
   it('LABHOOK_ADMIN_TOKEN is an admin token', async () => {
     expect((await server.call('GET', '/api/v1/tokens', { token: 'env-admin-token-for-tests' })).status).toBe(200);
@@ -116,16 +132,26 @@ describe('sign-in link and Host check', () => {
     expect(reply.headers.location).toBe('/');
     const cookie = String(reply.headers['set-cookie']);
     expect(cookie).toMatch(/^labhook_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
-    const session = cookie.split(';')[0]!;
+    const session = cookie.split(';')[0];
     const withCookie = await server.call('GET', '/api/v1/webhooks', { token: null, headers: { cookie: session } });
     expect(withCookie.status).toBe(200);
     expect((await server.call('GET', '/?token=wrong', { token: null })).status).toBe(401);
-    expect((await server.call('GET', '/api/v1/webhooks', { token: null, headers: { cookie: 'labhook_session=wrong' } })).status).toBe(401);
+    expect(
+      (await server.call('GET', '/api/v1/webhooks', { token: null, headers: { cookie: 'labhook_session=wrong' } }))
+        .status,
+    ).toBe(401);
   });
 
   it('refuses requests for other host names', async () => {
     const port = new URL(server.base).port;
-    for (const [host, ok] of [[`127.0.0.1:${port}`, true], [`localhost:${port}`, true], ['localhost', true], [`evil.example:${port}`, false], [`127.0.0.1.nip.io:${port}`, false], [`192.168.1.9:${port}`, false]] as const) {
+    for (const [host, ok] of [
+      [`127.0.0.1:${port}`, true],
+      [`localhost:${port}`, true],
+      ['localhost', true],
+      [`evil.example:${port}`, false],
+      [`127.0.0.1.nip.io:${port}`, false],
+      [`192.168.1.9:${port}`, false],
+    ] as const) {
       const status = await new Promise<number>((resolve, reject) => {
         const req = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/health', headers: { host } }, (res) => {
           res.resume();
@@ -146,10 +172,14 @@ describe('sign-in link and Host check', () => {
 
 describe('signing secrets', () => {
   it('are shown to those who may change webhooks, and hidden from viewers', async () => {
-    const created = await server.call('POST', '/api/v1/webhooks', { body: { name: 'secret-holder', url: 'http://127.0.0.1:9/', events: ['online'] } });
+    const created = await server.call('POST', '/api/v1/webhooks', {
+      body: { name: 'secret-holder', url: 'http://127.0.0.1:9/', events: ['online'] },
+    });
     expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{40,}/);
     for (const role of ['admin', 'manager'] as const) {
-      expect((await server.call('GET', `/api/v1/webhooks/${created.body.id}`, { token: tokens[role] })).body.secret).toBe(created.body.secret);
+      expect(
+        (await server.call('GET', `/api/v1/webhooks/${created.body.id}`, { token: tokens[role] })).body.secret,
+      ).toBe(created.body.secret);
     }
     const viewed = await server.call('GET', `/api/v1/webhooks/${created.body.id}`, { token: tokens.viewer });
     expect(viewed.body.secret).toBe('whsec_hidden');

@@ -21,7 +21,8 @@ afterAll(async () => {
   await usbmuxd?.dispose();
 });
 
-const deviceEvent = (status: string) => (e: { type: string; data: any }) => e.type === 'device' && e.data.device.udid === UDID && e.data.device.status === status;
+const deviceEvent = (status: string) => (e: { type: string; data: any }) =>
+  e.type === 'device' && e.data.device.udid === UDID && e.data.device.status === status;
 
 describe('devices over HTTP', () => {
   it('reports what each source is doing', async () => {
@@ -39,18 +40,36 @@ describe('devices over HTTP', () => {
     expect(event.data).toMatchObject({ from: 'unplugged', event: 'online', sequence: 1 });
     const reply = await server.call('GET', `/api/v1/devices/${UDID}`);
     expect(reply.status).toBe(200);
-    expect(reply.body).toMatchObject({ udid: UDID, platform: 'ios', status: 'online', transports: ['usbmux'], sessions: [], simulated: false });
-    expect((await server.call('GET', '/api/v1/devices')).body.items.map((d: { udid: string }) => d.udid)).toEqual([UDID]);
+    expect(reply.body).toMatchObject({
+      udid: UDID,
+      platform: 'ios',
+      status: 'online',
+      transports: ['usbmux'],
+      sessions: [],
+      simulated: false,
+    });
+    expect((await server.call('GET', '/api/v1/devices')).body.items.map((d: { udid: string }) => d.udid)).toEqual([
+      UDID,
+    ]);
   });
 
   it('a reservation makes it utilizing until released', async () => {
-    const reserved = await server.call('POST', `/api/v1/devices/${UDID}/sessions`, { body: { ttlSeconds: 600, label: 'ci-job-42' } });
+    const reserved = await server.call('POST', `/api/v1/devices/${UDID}/sessions`, {
+      body: { ttlSeconds: 600, label: 'ci-job-42' },
+    });
     expect(reserved.status).toBe(201);
-    expect(reserved.body).toEqual({ id: expect.any(String), udid: UDID, label: 'ci-job-42', expiresAt: expect.any(String) });
+    expect(reserved.body).toEqual({
+      id: expect.any(String),
+      udid: UDID,
+      label: 'ci-job-42',
+      expiresAt: expect.any(String),
+    });
     await stream.next(deviceEvent('utilizing'));
     const device = (await server.call('GET', `/api/v1/devices/${UDID}`)).body;
     expect(device.status).toBe('utilizing');
-    expect(device.sessions).toEqual([expect.objectContaining({ id: reserved.body.id, label: 'ci-job-42', source: 'reservations' })]);
+    expect(device.sessions).toEqual([
+      expect.objectContaining({ id: reserved.body.id, label: 'ci-job-42', source: 'reservations' }),
+    ]);
 
     expect((await server.call('DELETE', `/api/v1/devices/${UDID}/sessions/${reserved.body.id}`)).status).toBe(204);
     const back = await stream.next((e) => deviceEvent('online')(e) && e.data.from === 'utilizing');
@@ -90,7 +109,9 @@ describe('a source whose peer is missing', () => {
     const lonely = await startApiServer(['--adb', `127.0.0.1:${await freePort()}`]);
     try {
       await expect
-        .poll(async () => (await lonely.call('GET', '/api/v1/sources')).body.items.find((s: { name: string }) => s.name === 'adb'))
+        .poll(async () =>
+          (await lonely.call('GET', '/api/v1/sources')).body.items.find((s: { name: string }) => s.name === 'adb'),
+        )
         .toMatchObject({ state: 'unavailable', detail: expect.stringContaining('no adb server is listening') });
       expect((await lonely.call('GET', '/api/v1/devices')).status).toBe(200);
     } finally {

@@ -7,17 +7,45 @@ beforeAll(async () => {
 });
 afterAll(async () => server.close());
 
-const hook = (name: string, extra: Record<string, unknown> = {}) => ({ name, url: 'http://127.0.0.1:9/hook', events: ['online'], ...extra });
+const hook = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  url: 'http://127.0.0.1:9/hook',
+  events: ['online'],
+  ...extra,
+});
 
 describe('webhooks over HTTP', () => {
   it('creates, lists, gets, patches and deletes', async () => {
-    const created = await server.call('POST', '/api/v1/webhooks', { body: hook('Webhook for All events', { events: ['online', 'offline', 'utilizing', 'unplugged'], description: 'all' }) });
+    const created = await server.call('POST', '/api/v1/webhooks', {
+      body: hook('Webhook for All events', {
+        events: ['online', 'offline', 'utilizing', 'unplugged'],
+        description: 'all',
+      }),
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'Webhook for All events', description: 'all', enabled: true, devices: null, headers: {} });
+    expect(created.body).toMatchObject({
+      name: 'Webhook for All events',
+      description: 'all',
+      enabled: true,
+      devices: null,
+      headers: {},
+    });
     expect(typeof created.body.id).toBe('number');
     expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(Buffer.from(created.body.secret.slice(6), 'base64').length).toBeGreaterThanOrEqual(24);
-    expect(Object.keys(created.body).sort()).toEqual(['createdAt', 'description', 'devices', 'enabled', 'events', 'headers', 'id', 'name', 'secret', 'updatedAt', 'url']);
+    expect(Object.keys(created.body).sort()).toEqual([
+      'createdAt',
+      'description',
+      'devices',
+      'enabled',
+      'events',
+      'headers',
+      'id',
+      'name',
+      'secret',
+      'updatedAt',
+      'url',
+    ]);
     const id = created.body.id;
 
     const list = await server.call('GET', '/api/v1/webhooks');
@@ -26,9 +54,17 @@ describe('webhooks over HTTP', () => {
 
     expect((await server.call('GET', `/api/v1/webhooks/${id}`)).body).toEqual(created.body);
 
-    const patched = await server.call('PATCH', `/api/v1/webhooks/${id}`, { body: { description: 'changed', enabled: false } });
+    const patched = await server.call('PATCH', `/api/v1/webhooks/${id}`, {
+      body: { description: 'changed', enabled: false },
+    });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ id, name: 'Webhook for All events', description: 'changed', enabled: false, secret: created.body.secret });
+    expect(patched.body).toMatchObject({
+      id,
+      name: 'Webhook for All events',
+      description: 'changed',
+      enabled: false,
+      secret: created.body.secret,
+    });
 
     const removed = await server.call('DELETE', `/api/v1/webhooks/${id}`);
     expect(removed.status).toBe(204);
@@ -47,16 +83,28 @@ describe('webhooks over HTTP', () => {
     expect((await server.call('POST', '/api/v1/webhooks', { body: hook('Device offline') })).status).toBe(201);
     const duplicate = await server.call('POST', '/api/v1/webhooks', { body: hook('Device offline') });
     expect(duplicate.status).toBe(409);
-    expect(duplicate.body).toEqual({ error: { code: 'name_taken', message: 'A webhook named "Device offline" already exists', fields: { name: 'Webhook Name must be unique in the org' } } });
+    expect(duplicate.body).toEqual({
+      error: {
+        code: 'name_taken',
+        message: 'A webhook named "Device offline" already exists',
+        fields: { name: 'Webhook Name must be unique in the org' },
+      },
+    });
     expect((await server.call('POST', '/api/v1/webhooks', { body: hook(' Device offline ') })).status).toBe(409);
     expect((await server.call('POST', '/api/v1/webhooks', { body: hook('device offline') })).status).toBe(201);
     const other = await server.call('POST', '/api/v1/webhooks', { body: hook('rename-me') });
-    expect((await server.call('PATCH', `/api/v1/webhooks/${other.body.id}`, { body: { name: 'Device offline' } })).status).toBe(409);
-    expect((await server.call('PATCH', `/api/v1/webhooks/${other.body.id}`, { body: { name: 'rename-me' } })).status).toBe(200);
+    expect(
+      (await server.call('PATCH', `/api/v1/webhooks/${other.body.id}`, { body: { name: 'Device offline' } })).status,
+    ).toBe(409);
+    expect(
+      (await server.call('PATCH', `/api/v1/webhooks/${other.body.id}`, { body: { name: 'rename-me' } })).status,
+    ).toBe(200);
   });
 
   it('answers 422 with every field message', async () => {
-    const reply = await server.call('POST', '/api/v1/webhooks', { body: { name: 'n'.repeat(51), url: 'x'.repeat(513), description: 'd'.repeat(513), events: [] } });
+    const reply = await server.call('POST', '/api/v1/webhooks', {
+      body: { name: 'n'.repeat(51), url: 'x'.repeat(513), description: 'd'.repeat(513), events: [] },
+    });
     expect(reply.status).toBe(422);
     expect(reply.body.error.code).toBe('validation_failed');
     expect(reply.body.error.fields).toEqual({
@@ -80,12 +128,18 @@ describe('webhooks over HTTP', () => {
 
 describe('error format and request limits', () => {
   it('400 bad_json for a body that does not parse', async () => {
-    const reply = await server.call('POST', '/api/v1/webhooks', { raw: '{"name":', headers: { 'content-type': 'application/json' } });
+    const reply = await server.call('POST', '/api/v1/webhooks', {
+      raw: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(reply.status).toBe(400);
     expect(reply.body).toEqual({ error: { code: 'bad_json', message: 'The body is not valid JSON' } });
   });
   it('400 bad_json for prototype poisoning', async () => {
-    const reply = await server.call('POST', '/api/v1/webhooks', { raw: '{"__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
+    const reply = await server.call('POST', '/api/v1/webhooks', {
+      raw: '{"__proto__":{"admin":true}}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(reply.status).toBe(400);
     expect(reply.body.error.code).toBe('bad_json');
   });
@@ -95,7 +149,10 @@ describe('error format and request limits', () => {
       expect(reply.status).toBe(401);
       expect(reply.body.error.code).toBe('unauthorized');
     }
-    const malformed = await server.call('GET', '/api/v1/webhooks', { token: null, headers: { authorization: 'Basic YTpi' } });
+    const malformed = await server.call('GET', '/api/v1/webhooks', {
+      token: null,
+      headers: { authorization: 'Basic YTpi' },
+    });
     expect(malformed.status).toBe(401);
   });
   it('404 not_found for unknown routes and ids', async () => {
@@ -108,10 +165,14 @@ describe('error format and request limits', () => {
     expect(badEscape.body.error.code).toBe('not_found');
   });
   it('413 payload_too_large over 64 KiB', async () => {
-    const reply = await server.call('POST', '/api/v1/webhooks', { body: hook('big', { description: 'x'.repeat(64 * 1024) }) });
+    const reply = await server.call('POST', '/api/v1/webhooks', {
+      body: hook('big', { description: 'x'.repeat(64 * 1024) }),
+    });
     expect(reply.status).toBe(413);
     expect(reply.body.error.code).toBe('payload_too_large');
-    const under = await server.call('POST', '/api/v1/webhooks', { body: hook('just under', { description: 'x'.repeat(60 * 1024) }) });
+    const under = await server.call('POST', '/api/v1/webhooks', {
+      body: hook('just under', { description: 'x'.repeat(60 * 1024) }),
+    });
     expect(under.status).toBe(422);
   });
   it('415 unsupported_media_type for non-JSON bodies', async () => {
@@ -130,7 +191,15 @@ describe('error format and request limits', () => {
     const reply = await server.call('GET', '/api/v1/openapi.json', { token: null });
     expect(reply.status).toBe(200);
     expect(reply.body.openapi).toBe('3.1.0');
-    expect(Object.keys(reply.body.paths)).toEqual(expect.arrayContaining(['/api/v1/webhooks', '/api/v1/webhooks/{id}', '/api/v1/tokens', '/api/v1/org', '/api/v1/health']));
+    expect(Object.keys(reply.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/webhooks',
+        '/api/v1/webhooks/{id}',
+        '/api/v1/tokens',
+        '/api/v1/org',
+        '/api/v1/health',
+      ]),
+    );
     const create = reply.body.paths['/api/v1/webhooks'].post;
     expect(create.requestBody.content['application/json'].schema.properties.name.maxLength).toBe(50);
     expect(create.responses['409']).toBeDefined();
@@ -143,6 +212,8 @@ describe('org', () => {
     const patched = await server.call('PATCH', '/api/v1/org', { body: { id: 2, name: 'Device lab' } });
     expect(patched.body).toEqual({ id: 2, name: 'Device lab' });
     expect((await server.call('PATCH', '/api/v1/org', { body: { id: 'two' } })).status).toBe(422);
-    expect((await server.call('PATCH', '/api/v1/org', { body: { id: -1 } })).body.error.fields.id).toBe('Org id must be 0 or more');
+    expect((await server.call('PATCH', '/api/v1/org', { body: { id: -1 } })).body.error.fields.id).toBe(
+      'Org id must be 0 or more',
+    );
   });
 });

@@ -25,7 +25,7 @@ describe.skipIf(skipReason('appium'))('AppiumSource against a real Appium 3 serv
     if (a.status === 'fulfilled') discovering = a.value;
     if (b.status === 'fulfilled') plain = b.value;
     const failure = started.find((result) => result.status === 'rejected');
-    if (failure) throw (failure as PromiseRejectedResult).reason;
+    if (failure) throw failure.reason;
   }, 120_000);
 
   afterAll(async () => {
@@ -56,7 +56,10 @@ describe.skipIf(skipReason('appium'))('AppiumSource against a real Appium 3 serv
 
   async function close(server: AppiumServer, id: string): Promise<void> {
     await server.deleteSession(id);
-    sessions.splice(sessions.findIndex((s) => s.id === id), 1);
+    sessions.splice(
+      sessions.findIndex((s) => s.id === id),
+      1,
+    );
   }
 
   it('a started session claims its device; a deleted one releases it', async () => {
@@ -69,7 +72,12 @@ describe.skipIf(skipReason('appium'))('AppiumSource against a real Appium 3 serv
     const first = await open(discovering, 'LAB-PHONE-1');
     await waitFor('the first claim', () => udids(sink.lastClaims()).includes('LAB-PHONE-1'));
     expect(sink.lastClaims()).toEqual([
-      { id: `appium:${discovering.url}:${first}`, udid: 'LAB-PHONE-1', label: `Appium session ${first} (${discovering.url})`, expiresAt: null },
+      {
+        id: `appium:${discovering.url}:${first}`,
+        udid: 'LAB-PHONE-1',
+        label: `Appium session ${first} (${discovering.url})`,
+        expiresAt: null,
+      },
     ]);
 
     const second = await open(discovering, 'LAB-PHONE-2');
@@ -118,13 +126,18 @@ describe.skipIf(skipReason('appium'))('AppiumSource against a real Appium 3 serv
       const { sink, source, log } = watch([discovering.url, dead]);
       await source.boot();
       await waitFor('unavailable', () => source.status().state === 'unavailable');
-      expect(source.status()).toEqual({ state: 'unavailable', detail: `Appium at ${dead} is unreachable (connection refused)` });
+      expect(source.status()).toEqual({
+        state: 'unavailable',
+        detail: `Appium at ${dead} is unreachable (connection refused)`,
+      });
 
       const id = await open(discovering, 'LAB-PHONE-3');
       await waitFor('the live server’s claim', () => udids(sink.lastClaims()).includes('LAB-PHONE-3'));
-      expect(sink.lastClaims()![0]!.id).toBe(`appium:${discovering.url}:${id}`);
+      expect(sink.lastClaims()![0].id).toBe(`appium:${discovering.url}:${id}`);
       expect(source.status().state).toBe('unavailable');
-      expect(log.lines.filter((l) => l.includes(dead))).toEqual([`warn: Appium at ${dead} is unreachable (connection refused)`]);
+      expect(log.lines.filter((l) => l.includes(dead))).toEqual([
+        `warn: Appium at ${dead} is unreachable (connection refused)`,
+      ]);
       await source.shutdown();
       expect(source.status().state).toBe('off');
       expect(rejections).toEqual([]);
@@ -152,7 +165,10 @@ describe.skipIf(skipReason('appium'))('AppiumSource against a real Appium 3 serv
     }
     await waitFor('the claim back', () => udids(sink.lastClaims()).includes('LAB-PHONE-4'), 15_000);
     expect(source.status().state).toBe('running');
-    expect(log.lines).toEqual([`warn: Appium at ${discovering.url} did not answer within 3 s`, `info: Appium at ${discovering.url} answers again`]);
+    expect(log.lines).toEqual([
+      `warn: Appium at ${discovering.url} did not answer within 3 s`,
+      `info: Appium at ${discovering.url} answers again`,
+    ]);
   }, 60_000);
 
   it('measures session start/end → sink report over 20 sessions', async () => {
@@ -170,17 +186,17 @@ describe.skipIf(skipReason('appium'))('AppiumSource against a real Appium 3 serv
       let at = performance.now();
       const id = await open(discovering, `LAB-MEASURE-${i}`);
       await waitFor('the claim', () => sink.sessionReports.length > count);
-      start.push(sink.sessionReports[count]!.at - at);
+      start.push(sink.sessionReports[count].at - at);
       await sleep(Math.random() * pollMs);
       count = sink.sessionReports.length;
       at = performance.now();
       await close(discovering, id);
       await waitFor('the release', () => sink.sessionReports.length > count);
-      end.push(sink.sessionReports[count]!.at - at);
+      end.push(sink.sessionReports[count].at - at);
     }
     const summary = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);
-      return `median ${((sorted[9]! + sorted[10]!) / 2).toFixed(1)} ms, worst ${sorted[19]!.toFixed(1)} ms`;
+      return `median ${((sorted[9] + sorted[10]) / 2).toFixed(1)} ms, worst ${sorted[19].toFixed(1)} ms`;
     };
     console.info(`appium (poll ${pollMs} ms) session start → report: ${summary(start)}; end → report: ${summary(end)}`);
     expect(sink.lastClaims()).toEqual([]);

@@ -27,16 +27,26 @@ describe('sender', () => {
     const port = new URL(r.url).port;
     const names: string[] = [];
     // receiver.invalid exists nowhere; only our resolver can send it to the loopback receiver.
-    const s = sender({ timeoutMs: 5000, resolve: (host, _o, cb) => (names.push(host), cb(null, [{ address: '127.0.0.1', family: 4 }])) });
+    const s = sender({
+      timeoutMs: 5000,
+      resolve: (host, _o, cb) => (names.push(host), cb(null, [{ address: '127.0.0.1', family: 4 }])),
+    });
     const result = await s.send(post(`http://receiver.invalid:${port}/hook?x=1`));
     expect(result.error).toBeNull();
     expect(result.response?.status).toBe(200);
     expect(names).toEqual(['receiver.invalid']);
-    expect(r.received[0]).toMatchObject({ path: '/hook?x=1', body: '{"a":1}', headers: { host: `receiver.invalid:${port}` } });
+    expect(r.received[0]).toMatchObject({
+      path: '/hook?x=1',
+      body: '{"a":1}',
+      headers: { host: `receiver.invalid:${port}` },
+    });
   });
 
   it('refuses a name that resolves to a link-local address, before connecting', async () => {
-    const s = sender({ timeoutMs: 5000, resolve: (_h, _o, cb) => cb(null, [{ address: '169.254.169.254', family: 4 }]) });
+    const s = sender({
+      timeoutMs: 5000,
+      resolve: (_h, _o, cb) => cb(null, [{ address: '169.254.169.254', family: 4 }]),
+    });
     const result = await s.send(post('http://metadata.invalid/latest'));
     expect(result.response).toBeNull();
     expect(result.error).toContain('169.254.169.254');

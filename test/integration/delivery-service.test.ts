@@ -3,7 +3,12 @@ import path from 'node:path';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Attempt as AttemptShape, Delivery as DeliveryShape, type Delivery } from '../../electron/core/api/schemas.js';
-import { DeliveryService, type DeliveryEvent, type DeliveryNotice, type DeliveryServiceOptions } from '../../electron/core/delivery/service.js';
+import {
+  DeliveryService,
+  type DeliveryEvent,
+  type DeliveryNotice,
+  type DeliveryServiceOptions,
+} from '../../electron/core/delivery/service.js';
 import { memoryLogger } from '../../electron/core/log.js';
 import type { StoredWebhook } from '../../electron/core/webhooks/model.js';
 import { failFirst, replies, startReceiver, type Receiver } from '../peers/receivers.js';
@@ -31,7 +36,11 @@ interface Harness {
   restart(): Promise<DeliveryService>;
 }
 
-async function harness(webhooks: StoredWebhook[], options: Partial<DeliveryServiceOptions> = {}, dataDir?: string): Promise<Harness> {
+async function harness(
+  webhooks: StoredWebhook[],
+  options: Partial<DeliveryServiceOptions> = {},
+  dataDir?: string,
+): Promise<Harness> {
   const tmp = dataDir ? null : await tempDir();
   const dir = dataDir ?? tmp!.path;
   if (tmp) cleanups.push(tmp.remove);
@@ -40,14 +49,26 @@ async function harness(webhooks: StoredWebhook[], options: Partial<DeliveryServi
   const events: DeliveryEvent[] = [];
   const make = () => {
     const service = new DeliveryService({
-      dataDir: dir, directory, org: () => ({ id: 7, name: 'Lab' }), retrySchedule: [0, 50, 100], timeoutMs: 5000, version: '0.1.0-test', log, jitter: 0, ...options,
+      dataDir: dir,
+      directory,
+      org: () => ({ id: 7, name: 'Lab' }),
+      retrySchedule: [0, 50, 100],
+      timeoutMs: 5000,
+      version: '0.1.0-test',
+      log,
+      jitter: 0,
+      ...options,
     });
     service.on('delivery', (e: DeliveryEvent) => events.push(e));
     cleanups.push(() => service.shutdown());
     return service;
   };
   const h: Harness = {
-    service: make(), directory, dir, log, events,
+    service: make(),
+    directory,
+    dir,
+    log,
+    events,
     async restart() {
       await h.service.shutdown();
       h.service = make();
@@ -61,10 +82,14 @@ async function harness(webhooks: StoredWebhook[], options: Partial<DeliveryServi
 
 async function settled(service: DeliveryService, id: string, timeoutMs = 15_000): Promise<Delivery> {
   let delivery: Delivery | undefined;
-  await waitFor(`delivery ${id} to settle`, async () => {
-    delivery = await service.get(id);
-    return delivery.status !== 'pending';
-  }, timeoutMs);
+  await waitFor(
+    `delivery ${id} to settle`,
+    async () => {
+      delivery = await service.get(id);
+      return delivery.status !== 'pending';
+    },
+    timeoutMs,
+  );
   return delivery!;
 }
 
@@ -75,70 +100,109 @@ async function only(service: DeliveryService, query: Parameters<DeliveryService[
 describe('delivery service', () => {
   it('sends Kobiton body and signed headers, and logs the attempt', async () => {
     const r = await receiver();
-    const webhook = makeWebhook({ id: 129, url: r.url, name: 'Webhook for All events', headers: { 'X-Lab': 'north', Authorization: 'Bearer t0ken' } });
+    const webhook = makeWebhook({
+      id: 129,
+      url: r.url,
+      name: 'Webhook for All events',
+      headers: { 'X-Lab': 'north', Authorization: 'Bearer t0ken' },
+    });
     const h = await harness([webhook]);
     const change = makeChange('ce0917198075440c057e', 'utilizing', 4, { name: 'Galaxy Note 8' });
     const before = Date.now();
     await h.service.enqueue(change);
     const [req] = await r.waitFor(1);
-    const body = JSON.parse(req!.body);
-    expect(Object.keys(body).sort()).toEqual(['creationTime', 'deviceName', 'deviceUdid', 'eventActivity', 'eventDescription', 'eventType', 'orgId', 'webhookId', 'webhookName']);
+    const body = JSON.parse(req.body);
+    expect(Object.keys(body).sort()).toEqual([
+      'creationTime',
+      'deviceName',
+      'deviceUdid',
+      'eventActivity',
+      'eventDescription',
+      'eventType',
+      'orgId',
+      'webhookId',
+      'webhookName',
+    ]);
     expect(body).toMatchObject({
-      eventType: 'DEVICE', eventActivity: 'device.state.utilizing', eventDescription: 'Utilizing', deviceUdid: 'ce0917198075440c057e',
-      deviceName: 'Galaxy Note 8', orgId: 7, webhookId: 129, webhookName: 'Webhook for All events',
+      eventType: 'DEVICE',
+      eventActivity: 'device.state.utilizing',
+      eventDescription: 'Utilizing',
+      deviceUdid: 'ce0917198075440c057e',
+      deviceName: 'Galaxy Note 8',
+      orgId: 7,
+      webhookId: 129,
+      webhookName: 'Webhook for All events',
     });
     expect(body.creationTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Date.parse(body.creationTime)).toBeGreaterThanOrEqual(before);
-    expect(req!.headers).toMatchObject({
-      'content-type': 'application/json', 'user-agent': 'Labhook/0.1.0-test', 'webhook-id': change.id,
-      'labhook-event-time': change.observedAt, 'labhook-sequence': '4', 'x-lab': 'north', authorization: 'Bearer t0ken',
+    expect(req.headers).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': 'Labhook/0.1.0-test',
+      'webhook-id': change.id,
+      'labhook-event-time': change.observedAt,
+      'labhook-sequence': '4',
+      'x-lab': 'north',
+      authorization: 'Bearer t0ken',
     });
-    expect(Number(req!.headers['webhook-timestamp'])).toBe(Math.floor(Date.parse(body.creationTime) / 1000));
-    expect(new StandardWebhook(webhook.secret).verify(req!.body, req!.headers)).toEqual(body);
+    expect(Number(req.headers['webhook-timestamp'])).toBe(Math.floor(Date.parse(body.creationTime) / 1000));
+    expect(new StandardWebhook(webhook.secret).verify(req.body, req.headers)).toEqual(body);
 
     const [delivery] = await only(h.service);
-    const done = await settled(h.service, delivery!.id);
-    expect(done).toMatchObject({ eventId: change.id, webhookId: 129, udid: change.udid, eventActivity: 'device.state.utilizing', status: 'delivered' });
+    const done = await settled(h.service, delivery.id);
+    expect(done).toMatchObject({
+      eventId: change.id,
+      webhookId: 129,
+      udid: change.udid,
+      eventActivity: 'device.state.utilizing',
+      status: 'delivered',
+    });
     expect(done.attempts).toHaveLength(1);
     // The API's own schema accepts what the engine returns, unchanged.
     expect(DeliveryShape.strict().parse(done)).toEqual(done);
-    const attempt = done.attempts[0]!;
+    const attempt = done.attempts[0];
     expect(AttemptShape.parse(attempt)).toEqual(attempt);
-    expect(attempt.request).toMatchObject({ url: r.url, body: req!.body });
-    expect(attempt.request.headers['webhook-signature']).toBe(req!.headers['webhook-signature']);
+    expect(attempt.request).toMatchObject({ url: r.url, body: req.body });
+    expect(attempt.request.headers['webhook-signature']).toBe(req.headers['webhook-signature']);
     expect(attempt.request.headers['authorization']).toBe('[redacted]');
     expect(attempt.response).toMatchObject({ status: 200, body: 'ok' });
     expect(attempt.response!.headers['content-type']).toBe('text/plain');
     expect(attempt.error).toBeNull();
     await waitFor('one delivery event', () => h.events.length === 1);
-    expect(h.events[0]!.delivery).toMatchObject({ id: delivery!.id, status: 'delivered', attemptCount: 1 });
+    expect(h.events[0].delivery).toMatchObject({ id: delivery.id, status: 'delivered', attemptCount: 1 });
   });
 
   it('verifies with either secret during a rotation', async () => {
     const r = await receiver();
     const old = newSecret();
-    const webhook = makeWebhook({ id: 1, url: r.url, previousSecret: { secret: old, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const webhook = makeWebhook({
+      id: 1,
+      url: r.url,
+      previousSecret: { secret: old, expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+    });
     const h = await harness([webhook]);
     await h.service.enqueue(makeChange('A', 'online', 1));
     const [req] = await r.waitFor(1);
-    expect(req!.headers['webhook-signature']!.split(' ')).toHaveLength(2);
-    expect(new StandardWebhook(webhook.secret).verify(req!.body, req!.headers)).toBeTruthy();
-    expect(new StandardWebhook(old).verify(req!.body, req!.headers)).toBeTruthy();
-    expect(() => new StandardWebhook(newSecret()).verify(req!.body, req!.headers)).toThrow();
+    expect(req.headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(new StandardWebhook(webhook.secret).verify(req.body, req.headers)).toBeTruthy();
+    expect(new StandardWebhook(old).verify(req.body, req.headers)).toBeTruthy();
+    expect(() => new StandardWebhook(newSecret()).verify(req.body, req.headers)).toThrow();
   });
 
   it('keeps order per (webhook, device) under retries, across two devices and two webhooks', async () => {
     // Each receiver fails a changing share of requests, so retries interleave with new events.
-    const flaky = (seed: number) => (_req: unknown, i: number) => ((i * 7 + seed) % 3 === 0 ? replies.status(500) : replies.ok());
+    const flaky = (seed: number) => (_req: unknown, i: number) =>
+      (i * 7 + seed) % 3 === 0 ? replies.status(500) : replies.ok();
     const a = await receiver(flaky(1));
     const b = await receiver(flaky(2));
-    const h = await harness([makeWebhook({ id: 1, url: a.url }), makeWebhook({ id: 2, url: b.url })], { retrySchedule: [0, 5, 10, 20, 40, 80, 160, 320] });
+    const h = await harness([makeWebhook({ id: 1, url: a.url }), makeWebhook({ id: 2, url: b.url })], {
+      retrySchedule: [0, 5, 10, 20, 40, 80, 160, 320],
+    });
     const events = ['online', 'utilizing', 'offline', 'unplugged'] as const;
     const sent: Record<string, string[]> = { X: [], Y: [] };
     for (let i = 0; i < 12; i++) {
       for (const udid of ['X', 'Y']) {
-        const change = makeChange(udid, events[i % 4]!, i + 1);
-        sent[udid]!.push(change.id);
+        const change = makeChange(udid, events[i % 4], i + 1);
+        sent[udid].push(change.id);
         // Not awaited: enqueues of one tick share a commit, like a burst from the tracker.
         void h.service.enqueue(change);
       }
@@ -146,10 +210,16 @@ describe('delivery service', () => {
     }
     const successes = (r: Receiver, udid: string) =>
       r.received.filter((q, i) => JSON.parse(q.body).deviceUdid === udid && (i * 7 + (r === a ? 1 : 2)) % 3 !== 0);
-    await waitFor('all callbacks', () => ['X', 'Y'].every((u) => successes(a, u).length >= 12 && successes(b, u).length >= 12), 20_000);
+    await waitFor(
+      'all callbacks',
+      () => ['X', 'Y'].every((u) => successes(a, u).length >= 12 && successes(b, u).length >= 12),
+      20_000,
+    );
     for (const r of [a, b]) {
       for (const udid of ['X', 'Y']) {
-        const ids = r.received.filter((q) => JSON.parse(q.body).deviceUdid === udid).map((q) => q.headers['webhook-id']!);
+        const ids = r.received
+          .filter((q) => JSON.parse(q.body).deviceUdid === udid)
+          .map((q) => q.headers['webhook-id']);
         // Collapsing retries of the same id leaves exactly the order they were enqueued in.
         const collapsed = ids.filter((id, i) => id !== ids[i - 1]);
         expect(collapsed).toEqual(sent[udid]);
@@ -165,19 +235,26 @@ describe('delivery service', () => {
     const busy = await receiver(replies.retryAfter(503, '1'));
     const healthy = await receiver();
     const h = await harness(
-      [makeWebhook({ id: 1, url: hole.url }), makeWebhook({ id: 2, url: busy.url }), makeWebhook({ id: 3, url: healthy.url })],
+      [
+        makeWebhook({ id: 1, url: hole.url }),
+        makeWebhook({ id: 2, url: busy.url }),
+        makeWebhook({ id: 3, url: healthy.url }),
+      ],
       { timeoutMs: 20_000, retrySchedule: [0, 10_000] },
     );
     for (let i = 1; i <= 20; i++) await h.service.enqueue(makeChange('D', i % 2 ? 'online' : 'offline', i));
     await healthy.waitFor(20);
-    await waitFor('20 deliveries to webhook 3', async () => (await only(h.service, { webhookId: 3, status: 'delivered' })).length === 20);
+    await waitFor(
+      '20 deliveries to webhook 3',
+      async () => (await only(h.service, { webhookId: 3, status: 'delivered' })).length === 20,
+    );
     // The same device's other lanes are still stuck on their first callback.
     expect(hole.received).toHaveLength(1);
     expect(busy.received).toHaveLength(1);
     expect(await only(h.service, { webhookId: 1, status: 'pending' })).toHaveLength(20);
     const busyOnes = await only(h.service, { webhookId: 2 });
     expect(busyOnes.filter((d) => d.attempts.length > 0)).toHaveLength(1);
-    expect(busyOnes.find((d) => d.attempts.length > 0)!.attempts[0]!.response!.status).toBe(503);
+    expect(busyOnes.find((d) => d.attempts.length > 0)!.attempts[0].response!.status).toBe(503);
   });
 
   it('retries on the configured schedule and fails after the last attempt', async () => {
@@ -186,32 +263,34 @@ describe('delivery service', () => {
     const h = await harness([makeWebhook({ id: 1, url: recovering.url }), makeWebhook({ id: 2, url: dead.url })]);
     await h.service.enqueue(makeChange('A', 'online', 1));
     const [first, second] = await only(h.service);
-    const byHook = new Map([first!, second!].map((d) => [d.webhookId, d]));
+    const byHook = new Map([first, second].map((d) => [d.webhookId, d]));
     const ok = await settled(h.service, byHook.get(1)!.id);
     expect(ok.status).toBe('delivered');
     expect(ok.attempts.map((a) => a.response?.status)).toEqual([500, 500, 200]);
-    expect(ok.attempts[0]!.error).toContain('500');
+    expect(ok.attempts[0].error).toContain('500');
     const failed = await settled(h.service, byHook.get(2)!.id);
     expect(failed.status).toBe('failed');
     expect(failed.attempts).toHaveLength(3);
     // Waits of at least 50 ms and 100 ms after each failure (lower bounds only).
     const times = dead.received.map((q) => q.at);
-    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(45);
-    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(95);
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(45);
+    expect(times[2] - times[1]).toBeGreaterThanOrEqual(95);
     // Every attempt carries the same webhook-id.
     expect(new Set(dead.received.map((q) => q.headers['webhook-id'])).size).toBe(1);
   });
 
   it('honours Retry-After on 429 and 503 when it is later than the schedule', async () => {
     const r = await receiver(failFirst(1, replies.retryAfter(429, '1'), replies.ok()));
-    const date = await receiver(failFirst(1, replies.retryAfter(503, new Date(Date.now() + 2000).toUTCString()), replies.ok()));
+    const date = await receiver(
+      failFirst(1, replies.retryAfter(503, new Date(Date.now() + 2000).toUTCString()), replies.ok()),
+    );
     const h = await harness([makeWebhook({ id: 1, url: r.url }), makeWebhook({ id: 2, url: date.url })]);
     await h.service.enqueue(makeChange('A', 'online', 1));
     await r.waitFor(2);
     await date.waitFor(2);
-    expect(r.received[1]!.at - r.received[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(r.received[1].at - r.received[0].at).toBeGreaterThanOrEqual(950);
     // An HTTP date has one-second resolution.
-    expect(date.received[1]!.at - date.received[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(date.received[1].at - date.received[0].at).toBeGreaterThanOrEqual(900);
   });
 
   it('does not follow redirects: a 3xx is a failure logged with its location', async () => {
@@ -220,12 +299,12 @@ describe('delivery service', () => {
     const h = await harness([makeWebhook({ id: 1, url: r.url })]);
     await h.service.enqueue(makeChange('A', 'online', 1));
     const [d] = await only(h.service);
-    const done = await settled(h.service, d!.id);
+    const done = await settled(h.service, d.id);
     expect(done.status).toBe('failed');
     expect(done.attempts).toHaveLength(3);
-    expect(done.attempts[0]!.response!.status).toBe(307);
-    expect(done.attempts[0]!.response!.headers['location']).toBe(target.url);
-    expect(done.attempts[0]!.error).toContain(target.url);
+    expect(done.attempts[0].response!.status).toBe(307);
+    expect(done.attempts[0].response!.headers['location']).toBe(target.url);
+    expect(done.attempts[0].error).toContain(target.url);
     expect(target.received).toHaveLength(0);
   });
 
@@ -240,7 +319,7 @@ describe('delivery service', () => {
     await h.service.enqueue(second);
     await waitFor('one notice', () => notices.length === 1);
     expect(notices[0]).toMatchObject({ webhookId: 9 });
-    expect(notices[0]!.message).toContain('Gone hook');
+    expect(notices[0].message).toContain('Gone hook');
     expect(h.directory.disabled).toEqual([{ id: 9, reason: expect.stringContaining('410') }]);
     expect(h.directory.get(9)!.enabled).toBe(false);
     const list = await only(h.service);
@@ -255,7 +334,7 @@ describe('delivery service', () => {
     expect((await h.service.get(parked.id)).status).toBe('pending');
     h.directory.update(9, { enabled: true });
     await r.waitFor(2);
-    expect(r.received[1]!.headers['webhook-id']).toBe(second.id);
+    expect(r.received[1].headers['webhook-id']).toBe(second.id);
     expect((await settled(h.service, parked.id)).status).toBe('delivered');
     expect(await only(h.service)).toHaveLength(2);
   });
@@ -277,12 +356,14 @@ describe('delivery service', () => {
     await scoped.waitFor(1);
     const deliveries = await only(h.service);
     expect(deliveries).toHaveLength(4);
-    expect(deliveries.filter((d) => d.webhookId === 2).map((d) => [d.udid, d.eventActivity])).toEqual([['A', 'device.status.offline']]);
+    expect(deliveries.filter((d) => d.webhookId === 2).map((d) => [d.udid, d.eventActivity])).toEqual([
+      ['A', 'device.status.offline'],
+    ]);
     // An edit applies to the next event.
     h.directory.update(2, { devices: ['B'] });
     await h.service.enqueue(makeChange('B', 'offline', 2));
     await scoped.waitFor(2);
-    expect(JSON.parse(scoped.received[1]!.body).deviceUdid).toBe('B');
+    expect(JSON.parse(scoped.received[1].body).deviceUdid).toBe('B');
     expect(off.received).toHaveLength(0);
     expect(all.received).toHaveLength(4);
   });
@@ -306,14 +387,20 @@ describe('delivery service', () => {
   });
 
   it('refuses link-local and metadata destinations at send time', async () => {
-    const h = await harness([makeWebhook({ id: 1, url: 'http://169.254.169.254/latest/meta-data' }), makeWebhook({ id: 2, url: 'http://[fe80::1]:8080/x' })], { retrySchedule: [0] });
+    const h = await harness(
+      [
+        makeWebhook({ id: 1, url: 'http://169.254.169.254/latest/meta-data' }),
+        makeWebhook({ id: 2, url: 'http://[fe80::1]:8080/x' }),
+      ],
+      { retrySchedule: [0] },
+    );
     await h.service.enqueue(makeChange('A', 'online', 1));
     const list = await only(h.service);
     for (const d of list) {
       const done = await settled(h.service, d.id);
       expect(done.status).toBe('failed');
-      expect(done.attempts[0]!.error).toMatch(/link-local or cloud metadata/);
-      expect(done.attempts[0]!.response).toBeNull();
+      expect(done.attempts[0].error).toMatch(/link-local or cloud metadata/);
+      expect(done.attempts[0].response).toBeNull();
     }
   });
 
@@ -339,13 +426,13 @@ describe('delivery service', () => {
     expect(new Set(ids).size).toBe(9);
     const created = [...page1.items, ...page2.items, ...page3.items].map((d) => d.eventId);
     // Newest first: the last change's deliveries lead.
-    expect(created[0]).toBe(changes[5]!.id);
-    expect(created[created.length - 1]).toBe(changes[0]!.id);
+    expect(created[0]).toBe(changes[5].id);
+    expect(created[created.length - 1]).toBe(changes[0].id);
     expect((await only(h.service, { webhookId: 2 })).map((d) => d.udid)).toEqual(['B', 'B', 'B']);
     expect((await only(h.service, { udid: 'A' })).every((d) => d.udid === 'A' && d.webhookId === 1)).toBe(true);
     expect(await only(h.service, { udid: 'A', webhookId: 2 })).toEqual([]);
     expect(await only(h.service, { status: 'failed' })).toEqual([]);
-    const one = await h.service.get(ids[3]!);
+    const one = await h.service.get(ids[3]);
     expect(one.id).toBe(ids[3]);
     await expect(h.service.get('nope')).rejects.toMatchObject({ code: 'not_found' });
     await expect(h.service.redeliver('nope')).rejects.toMatchObject({ code: 'not_found' });
@@ -368,7 +455,7 @@ describe('delivery service', () => {
     const kept = await only(h.service);
     expect(kept.length).toBeLessThanOrEqual(10);
     expect(kept.length).toBeGreaterThan(0);
-    expect(kept[0]!.udid).toBe('last');
+    expect(kept[0].udid).toBe('last');
     // What is kept is the newest, contiguous.
     expect(kept.slice(1).map((d) => d.eventId)).toEqual(ids.slice(25 - (kept.length - 1)).reverse());
     await h.restart();
@@ -382,7 +469,10 @@ describe('delivery service', () => {
 
   it('deletes journal segments nobody needs and stays readable', async () => {
     const r = await receiver();
-    const h = await harness([makeWebhook({ id: 1, url: r.url })], { logBounds: { maxAttempts: 20 }, segmentBytes: 8 * 1024 });
+    const h = await harness([makeWebhook({ id: 1, url: r.url })], {
+      logBounds: { maxAttempts: 20 },
+      segmentBytes: 8 * 1024,
+    });
     for (let i = 1; i <= 60; i++) {
       await h.service.enqueue(makeChange(`D${i % 7}`, 'online', i));
       if (i % 10 === 0) await r.waitFor(i);
@@ -407,7 +497,7 @@ describe('delivery service', () => {
       { retrySchedule: [0, 3_600_000], logBounds: { maxAttempts: 20 }, segmentBytes: 8 * 1024 },
     );
     await h.service.enqueue(makeChange('P', 'online', 1));
-    await waitFor('the first attempt', async () => (await only(h.service))[0]!.attempts.length === 1);
+    await waitFor('the first attempt', async () => (await only(h.service))[0].attempts.length === 1);
     for (let i = 1; i <= 60; i++) {
       await h.service.enqueue(makeChange('B', 'online', i));
       if (i % 10 === 0) await busy.waitFor(i);
@@ -419,16 +509,20 @@ describe('delivery service', () => {
     expect(readdirSync(dir).length).toBeLessThan(7);
     const [waiting] = await only(h.service, { status: 'pending' });
     expect(waiting).toMatchObject({ udid: 'P', webhookId: 1 });
-    expect(waiting!.attempts.map((a) => a.response?.status)).toEqual([500]);
+    expect(waiting.attempts.map((a) => a.response?.status)).toEqual([500]);
     await h.restart();
-    expect(await h.service.get(waiting!.id)).toEqual(waiting);
+    expect(await h.service.get(waiting.id)).toEqual(waiting);
     stuck.respond(replies.ok());
-    await h.service.redeliver(waiting!.id);
+    await h.service.redeliver(waiting.id);
     // Once delivered it is the oldest finished delivery, so the 20-attempt bound drops it at once:
     // the event stream is where its outcome shows.
-    await waitFor('the waiting delivery to be delivered', () => h.events.some((e) => e.delivery.id === waiting!.id && e.delivery.status === 'delivered'));
-    expect(h.events.find((e) => e.delivery.id === waiting!.id && e.delivery.status === 'delivered')!.delivery.attemptCount).toBe(2);
-    expect(stuck.received.map((q) => q.headers['webhook-id'])).toEqual([waiting!.eventId, waiting!.eventId]);
+    await waitFor('the waiting delivery to be delivered', () =>
+      h.events.some((e) => e.delivery.id === waiting.id && e.delivery.status === 'delivered'),
+    );
+    expect(
+      h.events.find((e) => e.delivery.id === waiting.id && e.delivery.status === 'delivered')!.delivery.attemptCount,
+    ).toBe(2);
+    expect(stuck.received.map((q) => q.headers['webhook-id'])).toEqual([waiting.eventId, waiting.eventId]);
   });
 
   it('redelivers with the same webhook-id, signed with the current secret, as a new attempt', async () => {
@@ -439,15 +533,15 @@ describe('delivery service', () => {
     await h.service.enqueue(change);
     await r.waitFor(1);
     const [d] = await only(h.service);
-    await settled(h.service, d!.id);
+    await settled(h.service, d.id);
     const rotated = newSecret();
     h.directory.update(3, { secret: rotated, previousSecret: null });
     let n = 0;
     r.respond(() => (n++ < 2 ? replies.status(502) : replies.ok()));
-    const again = await h.service.redeliver(d!.id);
-    expect(again.id).toBe(d!.id);
+    const again = await h.service.redeliver(d.id);
+    expect(again.id).toBe(d.id);
     expect(['pending', 'delivered']).toContain(again.status);
-    const done = await settled(h.service, d!.id);
+    const done = await settled(h.service, d.id);
     expect(done.status).toBe('delivered');
     expect(done.attempts.map((a) => a.response?.status)).toEqual([200, 502, 502, 200]);
     expect(r.received).toHaveLength(4);
@@ -458,8 +552,8 @@ describe('delivery service', () => {
     }
     // Redelivering a failed one starts the schedule afresh.
     r.respond(replies.status(500));
-    await h.service.redeliver(d!.id);
-    const failed = await settled(h.service, d!.id);
+    await h.service.redeliver(d.id);
+    const failed = await settled(h.service, d.id);
     expect(failed.status).toBe('failed');
     expect(failed.attempts).toHaveLength(7);
   });
@@ -476,11 +570,17 @@ describe('delivery service', () => {
     expect(attempt.response).toMatchObject({ status: 201 });
     expect(attempt.error).toBeNull();
     const [req] = await r.waitFor(1);
-    expect(JSON.parse(req!.body)).toMatchObject({ eventActivity: 'device.state.unplugged', eventDescription: 'Unplugged', deviceUdid: 'test-device', webhookId: 8, webhookName: 'Test me' });
-    expect(new StandardWebhook(webhook.secret).verify(req!.body, req!.headers)).toBeTruthy();
+    expect(JSON.parse(req.body)).toMatchObject({
+      eventActivity: 'device.state.unplugged',
+      eventDescription: 'Unplugged',
+      deviceUdid: 'test-device',
+      webhookId: 8,
+      webhookName: 'Test me',
+    });
+    expect(new StandardWebhook(webhook.secret).verify(req.body, req.headers)).toBeTruthy();
     const [logged] = await only(h.service, { udid: 'test-device' });
     expect(logged).toMatchObject({ webhookId: 8, status: 'delivered', eventActivity: 'device.state.unplugged' });
-    expect(logged!.attempts).toEqual([attempt]);
+    expect(logged.attempts).toEqual([attempt]);
     await expect(h.service.test(12345)).rejects.toMatchObject({ code: 'not_found' });
   });
 
@@ -490,20 +590,27 @@ describe('delivery service', () => {
     await h.service.enqueue(makeChange('A', 'online', 1));
     await h.service.enqueue(makeChange('A', 'offline', 2));
     await r.waitFor(1);
-    await waitFor('the second delivery’s first attempt', async () => (await only(h.service))[1]!.attempts.length === 1);
+    await waitFor('the second delivery’s first attempt', async () => (await only(h.service))[1].attempts.length === 1);
     await h.service.shutdown();
     const segments = readdirSync(path.join(h.dir, 'deliveries'));
-    appendFileSync(path.join(h.dir, 'deliveries', segments[segments.length - 1]!), '{"t":"a","d":"00000000001","s":"deliv');
+    appendFileSync(
+      path.join(h.dir, 'deliveries', segments[segments.length - 1]),
+      '{"t":"a","d":"00000000001","s":"deliv',
+    );
     r.respond(replies.ok());
     // The schedule's 60 s wait is remembered: shorten it by redelivering the waiting one.
     const service = await h.restart();
     expect(h.log.lines.some((l) => l.includes('incomplete record'))).toBe(true);
     const [second, first] = await only(service);
-    expect(first!.status).toBe('pending');
-    expect(second!.status).toBe('pending');
-    await service.redeliver(first!.id);
+    expect(first.status).toBe('pending');
+    expect(second.status).toBe('pending');
+    await service.redeliver(first.id);
     await r.waitFor(3);
-    expect(r.received.map((q) => JSON.parse(q.body).eventActivity)).toEqual(['device.status.online', 'device.status.online', 'device.status.offline']);
-    expect((await settled(service, second!.id)).status).toBe('delivered');
+    expect(r.received.map((q) => JSON.parse(q.body).eventActivity)).toEqual([
+      'device.status.online',
+      'device.status.online',
+      'device.status.offline',
+    ]);
+    expect((await settled(service, second.id)).status).toBe('delivered');
   });
 });

@@ -45,14 +45,23 @@ describe('restart', () => {
     await created.body.dump();
     await usbmuxd.attach({ udid: STAYS }, { udid: LEAVES });
     await receiver.waitFor(2);
-    expect(bodies().map((b) => [b.deviceUdid, b.eventActivity]).sort()).toEqual([[STAYS, 'device.status.online'], [LEAVES, 'device.status.online']]);
+    expect(
+      bodies()
+        .map((b) => [b.deviceUdid, b.eventActivity])
+        .sort(),
+    ).toEqual([
+      [STAYS, 'device.status.online'],
+      [LEAVES, 'device.status.online'],
+    ]);
     expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 
     await usbmuxd.detach(usbmuxd.idOf(LEAVES)!);
     await start();
     await receiver.waitFor(3);
     await settle();
-    expect(bodies().slice(2)).toEqual([expect.objectContaining({ deviceUdid: LEAVES, eventActivity: 'device.state.unplugged', sequence: '2' })]);
+    expect(bodies().slice(2)).toEqual([
+      expect.objectContaining({ deviceUdid: LEAVES, eventActivity: 'device.state.unplugged', sequence: '2' }),
+    ]);
     expect(await running!.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 
     await start();

@@ -42,7 +42,11 @@ describe('serve as a process', () => {
   it('keeps webhooks, tokens and the org across a restart, and stops cleanly on SIGTERM and SIGINT', async () => {
     const dir = await dataDir();
     const first = await start(['--data-dir', dir]);
-    const created = await api(first, 'POST', '/webhooks', { name: 'persisted', url: 'http://127.0.0.1:9/', events: ['offline', 'online'] });
+    const created = await api(first, 'POST', '/webhooks', {
+      name: 'persisted',
+      url: 'http://127.0.0.1:9/',
+      events: ['offline', 'online'],
+    });
     const token = await api(first, 'POST', '/tokens', { name: 'ci', role: 'viewer' });
     await api(first, 'PATCH', '/org', { id: 7 });
     expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
@@ -52,7 +56,9 @@ describe('serve as a process', () => {
     expect(second.token).toBe(first.token);
     expect((await api(second, 'GET', `/webhooks/${created.body.id}`)).body).toEqual(created.body);
     expect((await api(second, 'GET', '/org')).body.id).toBe(7);
-    const viewer = await request(`${second.base}/api/v1/webhooks`, { headers: { authorization: `Bearer ${token.body.token}` } });
+    const viewer = await request(`${second.base}/api/v1/webhooks`, {
+      headers: { authorization: `Bearer ${token.body.token}` },
+    });
     await viewer.body.dump();
     expect(viewer.statusCode).toBe(200);
     expect(await second.stop('SIGINT')).toEqual({ code: 0, signal: null });
@@ -62,7 +68,20 @@ describe('serve as a process', () => {
     const dir = await dataDir();
     const first = await start(['--data-dir', dir]);
     expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(first.child.pid));
-    const second = await runCli(['--data-dir', dir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off']);
+    const second = await runCli([
+      '--data-dir',
+      dir,
+      '--port',
+      '0',
+      '--adb',
+      'off',
+      '--appium',
+      'off',
+      '--usb',
+      'off',
+      '--usbmux',
+      'off',
+    ]);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toContain(`Another Labhook (PID ${first.child.pid}) is already using ${dir}`);
     // The refused instance must not have taken or removed the lock.
@@ -121,7 +140,20 @@ describe('serve as a process', () => {
     const first = await start(['--data-dir', await dataDir()]);
     const dir = await dataDir();
     const port = new URL(first.base).port;
-    const second = await runCli(['--data-dir', dir, '--port', port, '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off']);
+    const second = await runCli([
+      '--data-dir',
+      dir,
+      '--port',
+      port,
+      '--adb',
+      'off',
+      '--appium',
+      'off',
+      '--usb',
+      'off',
+      '--usbmux',
+      'off',
+    ]);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
     await expect(readFile(join(dir, 'labhook.lock'))).rejects.toThrow();
@@ -142,7 +174,11 @@ describe('npm start without a window', () => {
     const launch = fileURLToPath(new URL('../../out/electron/launch.js', import.meta.url));
     const dir = await dataDir();
     const env = { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' };
-    const child = spawn(process.execPath, [launch, '--data-dir', dir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off'], { env });
+    const child = spawn(
+      process.execPath,
+      [launch, '--data-dir', dir, '--port', '0', '--adb', 'off', '--appium', 'off', '--usb', 'off', '--usbmux', 'off'],
+      { env },
+    );
     let output = '';
     try {
       await new Promise<void>((resolve, reject) => {
@@ -154,7 +190,9 @@ describe('npm start without a window', () => {
       });
       const lines = output.trim().split('\n');
       expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatch(/^Labhook: no window because (no Electron runtime is installed|no display is available).*; serving the web UI instead\.$/);
+      expect(lines[0]).toMatch(
+        /^Labhook: no window because (no Electron runtime is installed|no display is available).*; serving the web UI instead\.$/,
+      );
       expect(lines[1]).toMatch(/^Labhook listening on http:\/\/127\.0\.0\.1:\d+\/\?token=/);
     } finally {
       child.kill('SIGTERM');

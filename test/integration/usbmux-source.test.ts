@@ -38,10 +38,12 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     await waitFor('the present iPhone', () => udids(sink.lastPresences()).includes(IPHONE));
 
     expect(peer.requests).toHaveLength(1);
-    const listen = peer.requests[0]!.message;
+    const listen = peer.requests[0].message;
     expect(listen).toMatchObject({ MessageType: 'Listen', ProgName: 'Labhook', kLibUSBMuxVersion: 3 });
     expect(typeof listen.ClientVersionString).toBe('string');
-    expect(sink.lastPresences()).toEqual([{ key: 'usbmux:1', udid: IPHONE, state: 'ready', platform: 'ios', name: 'iPhone', detail: 'USB' }]);
+    expect(sink.lastPresences()).toEqual([
+      { key: 'usbmux:1', udid: IPHONE, state: 'ready', platform: 'ios', name: 'iPhone', detail: 'USB' },
+    ]);
     expect(source.status().state).toBe('running');
 
     const [ipadId] = await peer.attach({ udid: IPAD, productId: 0x12ab });
@@ -53,7 +55,7 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     await waitFor('the iPhone to go', () => !udids(sink.lastPresences()).includes(IPHONE));
     expect(udids(sink.lastPresences())).toEqual([IPAD]);
 
-    await peer.detach(ipadId!);
+    await peer.detach(ipadId);
     await waitFor('an empty list', () => sink.lastPresences()?.length === 0);
   });
 
@@ -64,11 +66,18 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     expect(sink.lastPresences()).toEqual([]);
 
     const before = sink.presenceReports.length;
-    await peer.attach({ udid: IPHONE }, { udid: IPAD, productId: 0x12ab }, { udid: OLD_IPHONE, connectionType: 'Network' });
+    await peer.attach(
+      { udid: IPHONE },
+      { udid: IPAD, productId: 0x12ab },
+      { udid: OLD_IPHONE, connectionType: 'Network' },
+    );
     await waitFor('three devices', () => sink.lastPresences()?.length === 3);
     // One write carried three frames; each was still read on its own.
     expect(sink.presenceReports.length - before).toBe(3);
-    expect(sink.lastPresences()!.find((p) => p.udid === OLD_IPHONE)).toMatchObject({ name: 'iOS device', detail: 'Network' });
+    expect(sink.lastPresences()!.find((p) => p.udid === OLD_IPHONE)).toMatchObject({
+      name: 'iOS device',
+      detail: 'Network',
+    });
 
     peer.delivery = 'split';
     await peer.detach(peer.idOf(IPHONE)!, peer.idOf(IPAD)!);
@@ -91,11 +100,16 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
   it('survives a daemon restart without reporting present devices gone', async () => {
     const { peer, sink, source, log } = await setup();
     const [first] = await peer.attach({ udid: OLD_IPHONE }, { udid: IPHONE }, { udid: IPAD, productId: 0x12ab });
-    await peer.detach(first!);
+    await peer.detach(first);
     await source.boot();
     await waitFor('two devices', () => sink.lastPresences()?.length === 2);
     const settledAt = sink.presenceReports.length;
-    expect(sink.lastPresences()!.map((p) => p.key).sort()).toEqual(['usbmux:2', 'usbmux:3']);
+    expect(
+      sink
+        .lastPresences()!
+        .map((p) => p.key)
+        .sort(),
+    ).toEqual(['usbmux:2', 'usbmux:3']);
 
     await peer.stop();
     await waitFor('unavailable', () => source.status().state === 'unavailable');
@@ -103,8 +117,17 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     await peer.start();
     await waitFor('listening again', () => peer.listenerCount === 1 && source.status().state === 'running');
     // The restarted daemon numbered the devices afresh; the new keys arrive in one settled report.
-    await waitFor('the renumbered list', () => sink.lastPresences()!.map((p) => p.key).sort().join() === 'usbmux:1,usbmux:2');
-    for (const report of sink.presenceReports.slice(settledAt)) expect(udids(report.presences)).toEqual([IPHONE, IPAD].sort());
+    await waitFor(
+      'the renumbered list',
+      () =>
+        sink
+          .lastPresences()!
+          .map((p) => p.key)
+          .sort()
+          .join() === 'usbmux:1,usbmux:2',
+    );
+    for (const report of sink.presenceReports.slice(settledAt))
+      expect(udids(report.presences)).toEqual([IPHONE, IPAD].sort());
     expect(log.lines.filter((l) => l.startsWith('warn:'))).toHaveLength(1);
     expect(log.lines.some((l) => l.includes('is back'))).toBe(true);
 
@@ -131,11 +154,16 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
 
     await source.boot();
     await waitFor('unavailable', () => source.status().detail.includes('not running'));
-    expect(source.status()).toEqual({ state: 'unavailable', detail: `usbmuxd is not running (no socket at ${peer.socketPath}); retrying` });
+    expect(source.status()).toEqual({
+      state: 'unavailable',
+      detail: `usbmuxd is not running (no socket at ${peer.socketPath}); retrying`,
+    });
     // Retries run at 1 s and 3 s; the outage is still one line.
     await sleep(3500);
     const warnings = log.lines.filter((l) => l.startsWith('warn:'));
-    expect(warnings).toEqual([`warn: iOS devices: usbmuxd is not running (no socket at ${peer.socketPath}); retrying in the background`]);
+    expect(warnings).toEqual([
+      `warn: iOS devices: usbmuxd is not running (no socket at ${peer.socketPath}); retrying in the background`,
+    ]);
     expect(sink.presenceReports).toHaveLength(0);
 
     await peer.attach({ udid: IPHONE });
@@ -158,7 +186,10 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
     const bad = Buffer.alloc(16);
     bad.writeUInt32LE(4, 0);
     await peer.sendRaw(bad);
-    await waitFor('the broken frame noticed', () => source.status().state === 'unavailable' || peer.requests.length > 2);
+    await waitFor(
+      'the broken frame noticed',
+      () => source.status().state === 'unavailable' || peer.requests.length > 2,
+    );
     await waitFor('listening again', () => source.status().state === 'running' && peer.listenerCount === 1);
     expect(udids(sink.lastPresences())).toEqual([IPAD]);
     // A frame of another type (not plist) is skipped, the rest still read.
@@ -182,16 +213,16 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
       let start = performance.now();
       const [id] = await peer.attach({ udid: `${IPHONE}-${i}` });
       await waitFor('attach', () => sink.presenceReports.length > count);
-      attach.push(sink.presenceReports[count]!.at - start);
+      attach.push(sink.presenceReports[count].at - start);
       count = sink.presenceReports.length;
       start = performance.now();
-      await peer.detach(id!);
+      await peer.detach(id);
       await waitFor('detach', () => sink.presenceReports.length > count);
-      detach.push(sink.presenceReports[count]!.at - start);
+      detach.push(sink.presenceReports[count].at - start);
     }
     const summary = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);
-      return `median ${((sorted[9]! + sorted[10]!) / 2).toFixed(2)} ms, worst ${sorted[19]!.toFixed(2)} ms`;
+      return `median ${((sorted[9] + sorted[10]) / 2).toFixed(2)} ms, worst ${sorted[19].toFixed(2)} ms`;
     };
     console.info(`usbmux attach → report: ${summary(attach)}; detach → report: ${summary(detach)}`);
     expect(sink.lastPresences()).toEqual([]);

@@ -12,7 +12,6 @@ import { freePort } from '../helpers/free-port.js';
 
 export const ADB_BIN = '/usr/bin/adb';
 
-
 /** Sends one smart-socket request (`host:version`) to see that the server answers, not just listens. */
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -95,8 +94,8 @@ export class AdbServer {
     const append = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-64 * 1024);
     };
-    child.stdout!.on('data', append);
-    child.stderr!.on('data', append);
+    child.stdout.on('data', append);
+    child.stderr.on('data', append);
     // Should the test process die without its cleanup, the server must not outlive it.
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
@@ -132,12 +131,18 @@ export class AdbServer {
   adb(...args: string[]): Promise<string> {
     // The adb client starts a daemonised server of its own when none answers; that one would
     // outlive the test, so the client is only run while our foreground server is up.
-    if (!this.child) return Promise.reject(new Error(`adb ${args.join(' ')}: the adb server on port ${this.port} is not running`));
+    if (!this.child)
+      return Promise.reject(new Error(`adb ${args.join(' ')}: the adb server on port ${this.port} is not running`));
     return new Promise((resolve, reject) => {
-      execFile(ADB_BIN, ['-P', String(this.port), ...args], { env: this.env(), timeout: 30_000 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`adb ${args.join(' ')} failed: ${error.message}\n${stdout}${stderr}`));
-        else resolve(stdout + stderr);
-      });
+      execFile(
+        ADB_BIN,
+        ['-P', String(this.port), ...args],
+        { env: this.env(), timeout: 30_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`adb ${args.join(' ')} failed: ${error.message}\n${stdout}${stderr}`));
+          else resolve(stdout + stderr);
+        },
+      );
     });
   }
 
@@ -163,7 +168,7 @@ export class AdbServer {
       .slice(1)
       .map((line) => line.split('\t'))
       .filter((parts) => parts.length >= 2)
-      .map(([serial, state]) => ({ serial: serial!, state: state!.trim() }));
+      .map(([serial, state]) => ({ serial: serial, state: state.trim() }));
   }
 
   async shell(serial: string, command: string): Promise<string> {

@@ -77,7 +77,10 @@ class Session {
   private nextLocalId = 1;
   private peerMaxPayload = MAX_PAYLOAD;
   /** Streams with data waiting for the host's OKAY before the next WRTE (adb allows one write in flight). */
-  private readonly streams = new Map<number, { remoteId: number; pending: Buffer[]; awaitingOkay: boolean; closeWhenDrained: boolean }>();
+  private readonly streams = new Map<
+    number,
+    { remoteId: number; pending: Buffer[]; awaitingOkay: boolean; closeWhenDrained: boolean }
+  >();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -103,7 +106,7 @@ class Session {
       const command = this.buffer.readUInt32LE(0);
       const length = this.buffer.readUInt32LE(12);
       const magic = this.buffer.readUInt32LE(20);
-      if (((command ^ 0xffffffff) >>> 0) !== magic || length > MAX_PAYLOAD) {
+      if ((command ^ 0xffffffff) >>> 0 !== magic || length > MAX_PAYLOAD) {
         // adbd drops a connection that sends garbage; so do we.
         this.socket.destroy();
         return;
@@ -318,7 +321,7 @@ export class EmulatedAdbd {
   runService(service: string): string | null {
     const match = /^shell:(.*)$/s.exec(service);
     if (!match) return null;
-    const argv = match[1]!.trim().split(/\s+/).filter(Boolean);
+    const argv = match[1].trim().split(/\s+/).filter(Boolean);
     if (argv[0] !== 'getprop') return argv.length ? `/system/bin/sh: ${argv[0]}: inaccessible or not found\n` : '';
     this.getpropCalls += 1;
     if (argv[1] !== undefined) return `${this.props.get(argv[1]) ?? ''}\n`;

@@ -14,7 +14,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const appiumMain = fileURLToPath(new URL('../../node_modules/appium/index.js', import.meta.url));
 export const FAKE_APP = fileURLToPath(new URL('../fixtures/fake-app.xml', import.meta.url));
 
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class AppiumServer {
@@ -39,7 +38,17 @@ export class AppiumServer {
    */
   static async start(options: { sessionDiscovery?: boolean } = {}): Promise<AppiumServer> {
     const port = await freePort();
-    const args = [appiumMain, 'server', '--address', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--log-no-colors'];
+    const args = [
+      appiumMain,
+      'server',
+      '--address',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+      '--log-no-colors',
+    ];
     if (options.sessionDiscovery !== false) args.push('--allow-insecure', '*:session_discovery');
     const child = spawn(process.execPath, args, {
       cwd: root,
@@ -80,7 +89,9 @@ export class AppiumServer {
     });
     const body = (await response.body.json()) as { value: { sessionId?: string; message?: string } };
     if (response.statusCode !== 200 || !body.value.sessionId) {
-      throw new Error(`appium did not create a session (${response.statusCode}): ${body.value.message ?? JSON.stringify(body)}`);
+      throw new Error(
+        `appium did not create a session (${response.statusCode}): ${body.value.message ?? JSON.stringify(body)}`,
+      );
     }
     return body.value.sessionId;
   }
@@ -88,7 +99,8 @@ export class AppiumServer {
   async deleteSession(sessionId: string): Promise<void> {
     const response = await request(`${this.url}/session/${sessionId}`, { method: 'DELETE' });
     const text = await response.body.text();
-    if (response.statusCode !== 200) throw new Error(`appium did not delete session ${sessionId} (${response.statusCode}): ${text}`);
+    if (response.statusCode !== 200)
+      throw new Error(`appium did not delete session ${sessionId} (${response.statusCode}): ${text}`);
   }
 
   /** The raw answer of the session list, to compare with what the source reports. */

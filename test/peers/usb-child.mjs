@@ -19,7 +19,8 @@ const forward = (level) => (message) => emit({ type: 'log', level, message });
 const log = { info: forward('info'), warn: forward('warn'), error: forward('error') };
 // With LABHOOK_TRACKER_GRACE_MS set, the reports also feed the real tracker, whose changes are emitted.
 const graceMs = process.env.LABHOOK_TRACKER_GRACE_MS ? Number(process.env.LABHOOK_TRACKER_GRACE_MS) : null;
-const tracker = graceMs === null ? null : new DeviceTracker({ initial: [], persist: () => {}, graceMs, awaitSources: ['usb'], log });
+const tracker =
+  graceMs === null ? null : new DeviceTracker({ initial: [], persist: () => {}, graceMs, awaitSources: ['usb'], log });
 tracker?.on('change', (change) => emit({ type: 'change', at: now(), change }));
 const sink = {
   reportPresences: (source, presences) => {

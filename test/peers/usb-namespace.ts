@@ -37,7 +37,8 @@ const USB_MAJOR = 189;
 /** What a machine lacks for this harness, beyond root and unshare (which requirements.mjs checks). */
 export function harnessProblem(): string | null {
   if (!existsSync('/usr/bin/nsenter')) return 'nsenter is missing (Debian package "util-linux")';
-  if (!existsSync('/usr/bin/python3') && !existsSync('/usr/local/bin/python3')) return 'python3 is missing (sends the netlink uevents)';
+  if (!existsSync('/usr/bin/python3') && !existsSync('/usr/local/bin/python3'))
+    return 'python3 is missing (sends the netlink uevents)';
   return null;
 }
 
@@ -92,7 +93,26 @@ function devPath(device: FakeUsbDevice): string {
 
 /** The binary `descriptors` attribute: device descriptor, then the active configuration's descriptors. */
 function descriptors(device: FakeUsbDevice, interfaces: UsbInterfaceSpec[]): Buffer {
-  const dev = Buffer.from([18, 1, 0x00, 0x02, device.deviceClass ?? 0, 0, 0, 64, 0, 0, 0, 0, 0x00, 0x01, device.manufacturer ? 1 : 0, device.product ? 2 : 0, device.serial ? 3 : 0, 1]);
+  const dev = Buffer.from([
+    18,
+    1,
+    0x00,
+    0x02,
+    device.deviceClass ?? 0,
+    0,
+    0,
+    64,
+    0,
+    0,
+    0,
+    0,
+    0x00,
+    0x01,
+    device.manufacturer ? 1 : 0,
+    device.product ? 2 : 0,
+    device.serial ? 3 : 0,
+    1,
+  ]);
   dev.writeUInt16LE(device.vendorId, 8);
   dev.writeUInt16LE(device.productId, 10);
   const ifaces = interfaces.map((spec, i) => Buffer.from([9, 4, i, 0, 0, spec.class, spec.subclass, spec.protocol, 0]));
@@ -176,7 +196,13 @@ function deviceUevent(action: 'add' | 'remove', device: FakeUsbDevice, seqnum: n
   };
 }
 
-function interfaceUevent(action: 'add' | 'remove', device: FakeUsbDevice, spec: UsbInterfaceSpec, index: number, seqnum: number): Record<string, string> {
+function interfaceUevent(
+  action: 'add' | 'remove',
+  device: FakeUsbDevice,
+  spec: UsbInterfaceSpec,
+  index: number,
+  seqnum: number,
+): Record<string, string> {
   return {
     ACTION: action,
     DEVPATH: `${devPath(device)}/${sysName(device)}:1.${index}`,
@@ -253,10 +279,29 @@ export class UsbNamespace {
       options.bus === 'present'
         ? 'mount -t tmpfs -o mode=755 labhook-sysbus /sys/bus && mount -t tmpfs -o mode=755 labhook-sysdevices /sys/devices && mkdir -p /sys/bus/usb/devices'
         : 'mount -t tmpfs -o mode=755 labhook-sysbus /sys/bus';
-    const child = spawn('unshare', ['--mount', '--net', '--propagation', 'private', 'sh', '-c', `set -e; ${mounts}; exec "$0" "$1" "$2" "$3"`, process.execPath, CHILD, options.sysfsRoot ?? '', options.resyncMs ? String(options.resyncMs) : ''], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LABHOOK_TRACKER_GRACE_MS: options.trackerGraceMs === undefined ? '' : String(options.trackerGraceMs) },
-    });
+    const child = spawn(
+      'unshare',
+      [
+        '--mount',
+        '--net',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `set -e; ${mounts}; exec "$0" "$1" "$2" "$3"`,
+        process.execPath,
+        CHILD,
+        options.sysfsRoot ?? '',
+        options.resyncMs ? String(options.resyncMs) : '',
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          LABHOOK_TRACKER_GRACE_MS: options.trackerGraceMs === undefined ? '' : String(options.trackerGraceMs),
+        },
+      },
+    );
     const ns = new UsbNamespace(child);
     await ns.next((m) => m.type === 'up', 10_000, 'the child did not start in its namespace');
     if (options.bus === 'present') await ns.writeRootHub(1);
@@ -279,10 +324,24 @@ export class UsbNamespace {
   }
 
   private async writeRootHub(busnum: number): Promise<void> {
-    const hub: FakeUsbDevice = { busnum, devpath: '0', devnum: 1, vendorId: 0x1d6b, productId: 0x0002, deviceClass: 9, product: 'EHCI Host Controller', manufacturer: 'Linux 6.1.0 ehci_hcd', serial: '0000:00:14.0', interfaces: [{ class: 9, subclass: 0, protocol: 0 }] };
+    const hub: FakeUsbDevice = {
+      busnum,
+      devpath: '0',
+      devnum: 1,
+      vendorId: 0x1d6b,
+      productId: 0x0002,
+      deviceClass: 9,
+      product: 'EHCI Host Controller',
+      manufacturer: 'Linux 6.1.0 ehci_hcd',
+      serial: '0000:00:14.0',
+      interfaces: [{ class: 9, subclass: 0, protocol: 0 }],
+    };
     const path = `/sys${CONTROLLER}/usb${busnum}`;
     await this.writeFolder(path, deviceAttributes(hub, hub.interfaces!));
-    await symlink(`../../../devices/pci0000:00/0000:00:14.0/usb${busnum}`, this.inChild(`/sys/bus/usb/devices/usb${busnum}`));
+    await symlink(
+      `../../../devices/pci0000:00/0000:00:14.0/usb${busnum}`,
+      this.inChild(`/sys/bus/usb/devices/usb${busnum}`),
+    );
   }
 
   /** Writes the device's sysfs folder (with interface folders) and its /sys/bus/usb/devices link. */
@@ -290,7 +349,8 @@ export class UsbNamespace {
     const interfaces = interfacesOf(device);
     const path = `/sys${devPath(device)}`;
     await this.writeFolder(path, deviceAttributes(device, interfaces));
-    for (const [index, spec] of interfaces.entries()) await this.writeFolder(`${path}/${sysName(device)}:1.${index}`, interfaceAttributes(device, spec, index));
+    for (const [index, spec] of interfaces.entries())
+      await this.writeFolder(`${path}/${sysName(device)}:1.${index}`, interfaceAttributes(device, spec, index));
     await symlink(`../../..${devPath(device)}`, this.inChild(`/sys/bus/usb/devices/${sysName(device)}`));
   }
 
@@ -304,13 +364,15 @@ export class UsbNamespace {
     await this.writeDevice(device);
     const sentAt = nowMs();
     await this.send(deviceUevent('add', device, this.seqnum++));
-    for (const [index, spec] of interfacesOf(device).entries()) await this.send(interfaceUevent('add', device, spec, index, this.seqnum++));
+    for (const [index, spec] of interfacesOf(device).entries())
+      await this.send(interfaceUevent('add', device, spec, index, this.seqnum++));
     return sentAt;
   }
 
   /** Unplugs: interfaces' remove uevents, the folder goes, then the device's remove uevent. */
   async unplug(device: FakeUsbDevice): Promise<number> {
-    for (const [index, spec] of interfacesOf(device).entries()) await this.send(interfaceUevent('remove', device, spec, index, this.seqnum++));
+    for (const [index, spec] of interfacesOf(device).entries())
+      await this.send(interfaceUevent('remove', device, spec, index, this.seqnum++));
     await this.removeDevice(device);
     const sentAt = nowMs();
     await this.send(deviceUevent('remove', device, this.seqnum++));
@@ -334,14 +396,23 @@ export class UsbNamespace {
   /** Waits for a report after index `from` matching `test`. */
   async waitForReport(test: (presences: Presence[]) => boolean, from = 0, timeoutMs = 5000): Promise<Report> {
     const found = () => this.reports.slice(from).find((r) => test(r.presences));
-    await this.until(() => found() !== undefined, timeoutMs, () => `no matching USB report within ${timeoutMs} ms; reports: ${JSON.stringify(this.reports.slice(from))}; logs: ${this.logs.join(' | ')}`);
+    await this.until(
+      () => found() !== undefined,
+      timeoutMs,
+      () =>
+        `no matching USB report within ${timeoutMs} ms; reports: ${JSON.stringify(this.reports.slice(from))}; logs: ${this.logs.join(' | ')}`,
+    );
     return found()!;
   }
 
   /** Waits for a tracker change matching `test` (needs `trackerGraceMs`). */
   async waitForChange(test: (change: StatusChange) => boolean, timeoutMs = 5000): Promise<StatusChange> {
     const found = () => this.changes.find(test);
-    await this.until(() => found() !== undefined, timeoutMs, () => `no matching status change within ${timeoutMs} ms; changes: ${JSON.stringify(this.changes)}`);
+    await this.until(
+      () => found() !== undefined,
+      timeoutMs,
+      () => `no matching status change within ${timeoutMs} ms; changes: ${JSON.stringify(this.changes)}`,
+    );
     return found()!;
   }
 
@@ -351,7 +422,10 @@ export class UsbNamespace {
     if (this.exitedWith) return { code: this.exitedWith.code, exitedOnItsOwn: true };
     this.child.stdin!.write('shutdown\n');
     this.child.stdin!.end();
-    const onItsOwn = await Promise.race([this.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), exitTimeoutMs).unref())]);
+    const onItsOwn = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), exitTimeoutMs).unref()),
+    ]);
     if (!onItsOwn) {
       this.child.kill('SIGKILL');
       await this.exited;
@@ -373,13 +447,14 @@ export class UsbNamespace {
     return this.exitedWith?.code ?? null;
   }
 
-
   private async startSender(): Promise<void> {
-    const sender = spawn('/usr/bin/nsenter', [`--net=/proc/${this.pid}/ns/net`, PYTHON, SENDER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const sender = spawn('/usr/bin/nsenter', [`--net=/proc/${this.pid}/ns/net`, PYTHON, SENDER], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.sender = sender;
     let stderr = '';
-    sender.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    createInterface({ input: sender.stdout! }).on('line', (line) => {
+    sender.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    createInterface({ input: sender.stdout }).on('line', (line) => {
       this.senderLines.push(line);
       for (const wake of this.senderWaiters.splice(0)) wake();
     });
@@ -429,7 +504,10 @@ export class UsbNamespace {
   private async until(done: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!done()) {
-      if (this.exitedWith) throw new Error(`the USB child exited (${JSON.stringify(this.exitedWith)}): ${this.stderr.slice(-2000)}; ${describe()}`);
+      if (this.exitedWith)
+        throw new Error(
+          `the USB child exited (${JSON.stringify(this.exitedWith)}): ${this.stderr.slice(-2000)}; ${describe()}`,
+        );
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(describe());
       await new Promise<void>((resolve) => {
@@ -439,9 +517,17 @@ export class UsbNamespace {
     }
   }
 
-  private async next(test: (message: ChildMessage, index: number) => boolean, timeoutMs: number, what: string): Promise<ChildMessage> {
+  private async next(
+    test: (message: ChildMessage, index: number) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<ChildMessage> {
     const find = () => this.messages.find((m, i) => test(m, i));
-    await this.until(() => find() !== undefined, timeoutMs, () => `${what}; stderr: ${this.stderr.slice(-2000)}`);
+    await this.until(
+      () => find() !== undefined,
+      timeoutMs,
+      () => `${what}; stderr: ${this.stderr.slice(-2000)}`,
+    );
     return find()!;
   }
 }

@@ -65,8 +65,11 @@ describe('journal', () => {
     expect(line).toBe(`{"t":"a","n":2}\t${body}\n`);
     await journal.close();
     const again = open(dir);
-    expect(again.seen[1]!.ref).toEqual(ref);
-    expect(again.seen.map((s) => s.head)).toEqual([{ t: 'c', n: 1 }, { t: 'a', n: 2 }]);
+    expect(again.seen[1].ref).toEqual(ref);
+    expect(again.seen.map((s) => s.head)).toEqual([
+      { t: 'c', n: 1 },
+      { t: 'a', n: 2 },
+    ]);
   });
 
   it('replays attempt heads exactly as written, whichever way they are parsed', async () => {
@@ -89,7 +92,7 @@ describe('journal', () => {
     const first = open(dir);
     for (let i = 0; i < 10; i++) first.journal.append({ t: 'c', i }, JSON.stringify({ pad: 'y'.repeat(300) }));
     await first.journal.close();
-    const file = path.join(dir, readdirSync(dir)[0]!);
+    const file = path.join(dir, readdirSync(dir)[0]);
     const intact = readFileSync(file).length;
     appendFileSync(file, '{"t":"a","i":10}\t{"pad":"yyy');
     const second = open(dir);
@@ -108,7 +111,7 @@ describe('journal', () => {
     await first.journal.close();
     const files = readdirSync(dir).sort();
     expect(files.length).toBeGreaterThan(2);
-    const older = path.join(dir, files[0]!);
+    const older = path.join(dir, files[0]);
     writeFileSync(older, `not json\n${readFileSync(older, 'utf8')}`);
     const second = open(dir, 200);
     expect(second.seen.map((s) => s.head.i)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -120,7 +123,7 @@ describe('journal', () => {
     const first = open(dir);
     for (let i = 0; i < 4; i++) first.journal.append({ t: 'c', i });
     await first.journal.close();
-    const file = path.join(dir, readdirSync(dir)[0]!);
+    const file = path.join(dir, readdirSync(dir)[0]);
     const lines = readFileSync(file, 'utf8').split('\n');
     lines[1] = '{"t":"c","i":\u0000\u00ff garbage';
     writeFileSync(file, lines.join('\n'));
@@ -137,7 +140,8 @@ describe('journal', () => {
     const { journal } = open(dir, 64 << 20);
     const big = JSON.stringify({ pad: 'q'.repeat(3 << 20) });
     const refs: RecordRef[] = [];
-    for (let i = 0; i < 400; i++) refs.push(journal.append({ t: 'a', i }, i === 200 ? big : JSON.stringify({ pad: 'p'.repeat(7000 + i) })));
+    for (let i = 0; i < 400; i++)
+      refs.push(journal.append({ t: 'a', i }, i === 200 ? big : JSON.stringify({ pad: 'p'.repeat(7000 + i) })));
     await journal.close();
     const again = open(dir, 64 << 20);
     expect(again.seen.map((s) => s.head.i)).toEqual(Array.from({ length: 400 }, (_, i) => i));
@@ -164,8 +168,23 @@ describe('journal', () => {
 
 function entry(n: number, status: Entry['status'] = 'delivered'): Entry {
   return {
-    n, id: idFromNumber(n), eventId: `e${n}`, webhookId: 1, udid: 'D', event: 'online', deviceName: 'Phone', sequence: 1, observedAt: '',
-    status, base: 0, nextAt: 0, attempts: [], firstSeg: 0, lastSeg: 0, test: false, dropped: false,
+    n,
+    id: idFromNumber(n),
+    eventId: `e${n}`,
+    webhookId: 1,
+    udid: 'D',
+    event: 'online',
+    deviceName: 'Phone',
+    sequence: 1,
+    observedAt: '',
+    status,
+    base: 0,
+    nextAt: 0,
+    attempts: [],
+    firstSeg: 0,
+    lastSeg: 0,
+    test: false,
+    dropped: false,
   };
 }
 
@@ -173,7 +192,11 @@ describe('ledger', () => {
   it('drops the oldest finished deliveries past the count bound, never a pending one, and frees dead segments', () => {
     const dead: number[] = [];
     let current = 1;
-    const ledger = new Ledger({ maxAttempts: 100, maxAgeMs: 1e12 }, (seg) => dead.push(seg), () => current);
+    const ledger = new Ledger(
+      { maxAttempts: 100, maxAgeMs: 1e12 },
+      (seg) => dead.push(seg),
+      () => current,
+    );
     const now = Date.now();
     for (let i = 0; i < 150; i++) {
       const seg = 1 + Math.floor(i / 10);
@@ -194,14 +217,19 @@ describe('ledger', () => {
   });
 
   it('pages newest first with a cursor and filter', () => {
-    const ledger = new Ledger({ maxAttempts: 1000, maxAgeMs: 1e12 }, () => {}, () => 1);
+    const ledger = new Ledger(
+      { maxAttempts: 1000, maxAgeMs: 1e12 },
+      () => {},
+      () => 1,
+    );
     const base = Date.now() * 1000;
-    for (let i = 0; i < 25; i++) ledger.add({ ...entry(base + i), udid: i % 2 ? 'odd' : 'even' }, { seg: 1, off: i, len: 1 });
+    for (let i = 0; i < 25; i++)
+      ledger.add({ ...entry(base + i), udid: i % 2 ? 'odd' : 'even' }, { seg: 1, off: i, len: 1 });
     const odd = (e: Entry) => e.udid === 'odd';
     const first = ledger.page(odd, 5);
     expect(first.items.map((e) => e.n - base)).toEqual([23, 21, 19, 17, 15]);
     expect(first.more).toBe(true);
-    const second = ledger.page(odd, 10, first.items[4]!.id);
+    const second = ledger.page(odd, 10, first.items[4].id);
     expect(second.items.map((e) => e.n - base)).toEqual([13, 11, 9, 7, 5, 3, 1]);
     expect(second.more).toBe(false);
     expect(ledger.page(odd, 5, 'not a cursor!').items).toEqual([]);

@@ -1,6 +1,11 @@
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { buildCallback, eventActivity, loggedHeaders, type CallbackFacts } from '../../electron/core/delivery/payload.js';
+import {
+  buildCallback,
+  eventActivity,
+  loggedHeaders,
+  type CallbackFacts,
+} from '../../electron/core/delivery/payload.js';
 import { parseRetryAfter, parseRetrySchedule, withJitter } from '../../electron/core/delivery/schedule.js';
 import { checkedLookup } from '../../electron/core/delivery/sender.js';
 import { makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
@@ -31,7 +36,15 @@ describe('callback body', () => {
       webhookName: 'Webhook for All events',
     });
     expect(Object.keys(JSON.parse(body))).toEqual([
-      'creationTime', 'eventType', 'eventActivity', 'eventDescription', 'deviceUdid', 'deviceName', 'orgId', 'webhookId', 'webhookName',
+      'creationTime',
+      'eventType',
+      'eventActivity',
+      'eventDescription',
+      'deviceUdid',
+      'deviceName',
+      'orgId',
+      'webhookId',
+      'webhookName',
     ]);
     expect(headers).toMatchObject({
       'content-type': 'application/json',
@@ -52,14 +65,20 @@ describe('callback body', () => {
     } as const;
     const webhook = makeWebhook({ id: 1, url: 'http://127.0.0.1:1/' });
     for (const [event, [activity, description]] of Object.entries(expected)) {
-      const body = JSON.parse(buildCallback({ ...facts, event: event as keyof typeof expected }, webhook, { id: 0 }, 'x', Date.now()).body);
+      const body = JSON.parse(
+        buildCallback({ ...facts, event: event as keyof typeof expected }, webhook, { id: 0 }, 'x', Date.now()).body,
+      );
       expect([body.eventActivity, body.eventDescription]).toEqual([activity, description]);
       expect(eventActivity(event as keyof typeof expected)).toBe(activity);
     }
   });
 
   it('adds custom headers but never lets them replace ours, and masks credentials in the log', () => {
-    const webhook = makeWebhook({ id: 1, url: 'http://127.0.0.1:1/', headers: { Authorization: 'Bearer s3cret', 'X-Team': 'qa', 'Webhook-Id': 'forged' } });
+    const webhook = makeWebhook({
+      id: 1,
+      url: 'http://127.0.0.1:1/',
+      headers: { Authorization: 'Bearer s3cret', 'X-Team': 'qa', 'Webhook-Id': 'forged' },
+    });
     const { headers } = buildCallback(facts, webhook, { id: 0 }, 'x', Date.now());
     expect(headers['authorization']).toBe('Bearer s3cret');
     expect(headers['x-team']).toBe('qa');
@@ -82,22 +101,31 @@ describe('signature', () => {
 
   it('carries both signatures during a rotation, each verifiable alone, and only the new one after it', () => {
     const old = newSecret();
-    const webhook = makeWebhook({ id: 5, url: 'http://127.0.0.1:1/', previousSecret: { secret: old, expiresAt: new Date(Date.now() + 3600_000).toISOString() } });
+    const webhook = makeWebhook({
+      id: 5,
+      url: 'http://127.0.0.1:1/',
+      previousSecret: { secret: old, expiresAt: new Date(Date.now() + 3600_000).toISOString() },
+    });
     const { body, headers } = buildCallback(facts, webhook, { id: 3 }, '0.1.0', Date.now());
-    expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
     expect(new StandardWebhook(webhook.secret).verify(body, headers)).toBeTruthy();
     expect(new StandardWebhook(old).verify(body, headers)).toBeTruthy();
 
-    const expired = { ...webhook, previousSecret: { secret: old, expiresAt: new Date(Date.now() - 1000).toISOString() } };
+    const expired = {
+      ...webhook,
+      previousSecret: { secret: old, expiresAt: new Date(Date.now() - 1000).toISOString() },
+    };
     const later = buildCallback(facts, expired, { id: 3 }, '0.1.0', Date.now());
-    expect(later.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(later.headers['webhook-signature'].split(' ')).toHaveLength(1);
     expect(() => new StandardWebhook(old).verify(later.body, later.headers)).toThrow();
   });
 });
 
 describe('retry schedule', () => {
   it('parses the default schedule', () => {
-    expect(parseRetrySchedule('0s,5s,5m,30m,2h,5h,10h,10h')).toEqual([0, 5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+    expect(parseRetrySchedule('0s,5s,5m,30m,2h,5h,10h,10h')).toEqual([
+      0, 5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
     expect(parseRetrySchedule(' 0ms, 50ms ,1.5s,1d')).toEqual([0, 50, 1500, 86_400_000]);
   });
 
@@ -133,29 +161,50 @@ describe('checked lookup', () => {
   const lookupWith = (addresses: Array<{ address: string; family: number }>) =>
     checkedLookup((_host, _options, callback) => callback(null, addresses));
   const run = (lookup: ReturnType<typeof checkedLookup>, all: boolean) =>
-    new Promise<{ error: Error | null; address: unknown }>((resolve) => lookup('receiver.lab', { all }, (error, address) => resolve({ error, address })));
+    new Promise<{ error: Error | null; address: unknown }>((resolve) =>
+      lookup('receiver.lab', { all }, (error, address) => resolve({ error, address })),
+    );
 
   it('refuses a name when any of its addresses is link-local or metadata', async () => {
     for (const bad of ['169.254.169.254', 'fe80::1', 'fd00:ec2::254', '100.100.100.200']) {
-      const { error } = await run(lookupWith([{ address: '10.0.0.5', family: 4 }, { address: bad, family: bad.includes(':') ? 6 : 4 }]), true);
+      const { error } = await run(
+        lookupWith([
+          { address: '10.0.0.5', family: 4 },
+          { address: bad, family: bad.includes(':') ? 6 : 4 },
+        ]),
+        true,
+      );
       expect(error?.message).toContain(bad);
     }
   });
 
   it('passes LAN and loopback addresses through, in both lookup forms', async () => {
-    const lookup = lookupWith([{ address: '192.168.1.20', family: 4 }, { address: '::1', family: 6 }]);
-    expect(await run(lookup, true)).toEqual({ error: null, address: [{ address: '192.168.1.20', family: 4 }, { address: '::1', family: 6 }] });
+    const lookup = lookupWith([
+      { address: '192.168.1.20', family: 4 },
+      { address: '::1', family: 6 },
+    ]);
+    expect(await run(lookup, true)).toEqual({
+      error: null,
+      address: [
+        { address: '192.168.1.20', family: 4 },
+        { address: '::1', family: 6 },
+      ],
+    });
     expect(await run(lookup, false)).toEqual({ error: null, address: '192.168.1.20' });
   });
 
   it('passes a resolver error through', async () => {
-    const failing = checkedLookup((_h, _o, callback) => callback(Object.assign(new Error('getaddrinfo ENOTFOUND receiver.lab'), { code: 'ENOTFOUND' }), []));
+    const failing = checkedLookup((_h, _o, callback) =>
+      callback(Object.assign(new Error('getaddrinfo ENOTFOUND receiver.lab'), { code: 'ENOTFOUND' }), []),
+    );
     const { error } = await run(failing, false);
     expect(error?.message).toContain('ENOTFOUND');
   });
 
   it('resolves localhost through the system resolver', async () => {
-    const local = await new Promise<{ error: Error | null; address: unknown }>((resolve) => checkedLookup()('localhost', { all: true }, (e, a) => resolve({ error: e, address: a })));
+    const local = await new Promise<{ error: Error | null; address: unknown }>((resolve) =>
+      checkedLookup()('localhost', { all: true }, (e, a) => resolve({ error: e, address: a })),
+    );
     expect(local.error).toBeNull();
     expect((local.address as Array<{ address: string }>).length).toBeGreaterThan(0);
   });

@@ -12,14 +12,16 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-
 function setUp(count: number, stepMs: number) {
   const tracker = new DeviceTracker({ initial: [], persist: () => {}, log: memoryLogger() });
   const changes: StatusChange[] = [];
   tracker.on('change', (c) => changes.push(c));
   const log = memoryLogger();
   const demo = new DemoSource({ count, sink: tracker, log, stepMs, random: () => 0.5 });
-  stops.push(() => tracker.shutdown(), () => demo.shutdown());
+  stops.push(
+    () => tracker.shutdown(),
+    () => demo.shutdown(),
+  );
   return { tracker, changes, demo, log };
 }
 
@@ -34,9 +36,8 @@ describe('DemoSource', () => {
     expect(tracker.devices().map((d) => d.status)).toEqual(['online', 'utilizing', 'online', 'offline']);
 
     const udids = ['demo-01', 'demo-02', 'demo-03', 'demo-04', 'demo-05'];
-    await waitFor(
-      'every phone to reach every status',
-      () => udids.every((u) => DEVICE_STATUSES.every((s) => changes.some((c) => c.udid === u && c.to === s))),
+    await waitFor('every phone to reach every status', () =>
+      udids.every((u) => DEVICE_STATUSES.every((s) => changes.some((c) => c.udid === u && c.to === s))),
     );
     await demo.shutdown();
 
@@ -45,7 +46,7 @@ describe('DemoSource', () => {
       own.forEach((c, i) => {
         expect(c.sequence).toBe(i + 1);
         expect(c.event).toBe(eventFor(c.from, c.to));
-        if (i > 0) expect(c.from).toBe(own[i - 1]!.to);
+        if (i > 0) expect(c.from).toBe(own[i - 1].to);
       });
       // A session ending (utilizing → online) is a change without an event.
       expect(own.some((c) => c.from === 'utilizing' && c.to === 'online' && c.event === null)).toBe(true);
@@ -86,9 +87,12 @@ describe('DemoSource', () => {
   it('pads udids to the count', () => {
     const tracker = new DeviceTracker({ initial: [], persist: () => {} });
     const demo = new DemoSource({ count: 120, sink: tracker, log: memoryLogger() });
-    stops.push(() => demo.shutdown(), () => tracker.shutdown());
+    stops.push(
+      () => demo.shutdown(),
+      () => tracker.shutdown(),
+    );
     return demo.boot().then(() => {
-      expect(tracker.devices()[0]!.udid).toBe('demo-001');
+      expect(tracker.devices()[0].udid).toBe('demo-001');
       expect(tracker.device('demo-119')?.name).toBe('Demo Pixel 8 Pro');
       expect(tracker.devices()).toHaveLength(96); // every fifth starts unplugged
     });

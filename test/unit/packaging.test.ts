@@ -16,6 +16,8 @@ describe('electron-builder.yml', () => {
   });
   it('the schema check would catch a mistake', async () => {
     const config = await getConfig(root, null, null);
-    await expect(validateConfiguration({ ...config, linux: { ...config.linux, tagret: 'deb' } }, new DebugLogger(false))).rejects.toThrow(/does not match the API schema/);
+    await expect(
+      validateConfiguration({ ...config, linux: { ...config.linux, tagret: 'deb' } }, new DebugLogger(false)),
+    ).rejects.toThrow(/does not match the API schema/);
   });
 });

@@ -13,17 +13,26 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-
 /** A real tracker with one online phone, and reservations reporting into it. */
 async function setUp(options: Partial<ReservationsOptions> = {}) {
   const tracker = new DeviceTracker({ initial: [], persist: () => {}, log: memoryLogger() });
   const changes: StatusChange[] = [];
   tracker.on('change', (c) => changes.push(c));
-  tracker.reportPresences('adb', [{ key: UDID, udid: UDID, state: 'ready', platform: 'android', name: 'Galaxy Note 8' }]);
+  tracker.reportPresences('adb', [
+    { key: UDID, udid: UDID, state: 'ready', platform: 'android', name: 'Galaxy Note 8' },
+  ]);
   const saved: Reservation[][] = [];
-  const reservations = new Reservations({ sink: tracker, persist: (r) => saved.push(r), log: memoryLogger(), ...options });
+  const reservations = new Reservations({
+    sink: tracker,
+    persist: (r) => saved.push(r),
+    log: memoryLogger(),
+    ...options,
+  });
   await reservations.boot();
-  stops.push(() => tracker.shutdown(), () => reservations.shutdown());
+  stops.push(
+    () => tracker.shutdown(),
+    () => reservations.shutdown(),
+  );
   return { tracker, changes: () => changes.slice(1), reservations, saved };
 }
 
@@ -34,7 +43,9 @@ describe('Reservations', () => {
     const r = reservations.reserve(UDID, { label: 'ci #12' });
     expect(r).toMatchObject({ udid: UDID, label: 'ci #12' });
     expect(Date.parse(r.expiresAt) - before).toBeGreaterThanOrEqual(1800 * 1000 - 1);
-    expect(tracker.device(UDID)?.sessions).toEqual([{ id: r.id, udid: UDID, source: 'reservations', label: 'ci #12', expiresAt: r.expiresAt }]);
+    expect(tracker.device(UDID)?.sessions).toEqual([
+      { id: r.id, udid: UDID, source: 'reservations', label: 'ci #12', expiresAt: r.expiresAt },
+    ]);
     expect(saved.at(-1)).toEqual([r]);
     expect(reservations.release(UDID, r.id)).toBe(true);
     expect(changes().map((c) => [c.to, c.event])).toEqual([
@@ -77,7 +88,9 @@ describe('Reservations', () => {
     expect(tracker.device(UDID)?.sessions).toHaveLength(3);
     const extended = reservations.extend(UDID, a.id, 120);
     expect(extended.expiresAt).toBe(new Date(now + 120_000).toISOString());
-    expect(() => reservations.extend(UDID, 'nope', 10)).toThrow(expect.objectContaining({ code: 'not_found', status: 404 }));
+    expect(() => reservations.extend(UDID, 'nope', 10)).toThrow(
+      expect.objectContaining({ code: 'not_found', status: 404 }),
+    );
     expect(() => reservations.reserve(UDID, { ttlSeconds: 0 })).toThrow(ApiError);
     expect(reservations.list()).toHaveLength(3);
   });

@@ -15,7 +15,12 @@ afterEach(async () => {
 
 function make(options: Partial<DeviceTrackerOptions> = {}) {
   const persisted: PersistedDevice[][] = [];
-  const tracker = new DeviceTracker({ initial: [], persist: (d) => persisted.push(d), log: memoryLogger(), ...options });
+  const tracker = new DeviceTracker({
+    initial: [],
+    persist: (d) => persisted.push(d),
+    log: memoryLogger(),
+    ...options,
+  });
   const changes: StatusChange[] = [];
   tracker.on('change', (c) => changes.push(c));
   trackers.push(tracker);
@@ -103,8 +108,8 @@ describe('DeviceTracker transition table (through DeviceSink)', () => {
             sequence: previousSequence + 1,
             simulated: false,
           });
-          expect(change!.observedAt).toMatch(ISO);
-          expect(change!.id).toMatch(/^[0-9a-f-]{36}$/);
+          expect(change.observedAt).toMatch(ISO);
+          expect(change.id).toMatch(/^[0-9a-f-]{36}$/);
           expect(tracker.device(UDID)?.status).toBe(to);
         } else if (from === 'first sight') {
           expect(tracker.device(UDID)).toBeUndefined();
@@ -126,7 +131,7 @@ describe('DeviceTracker transition table (through DeviceSink)', () => {
       ['online', 'unplugged', 'unplugged', 45],
     ]);
     expect(new Set(changes.map((c) => c.id)).size).toBe(4);
-    expect(tracker.device(UDID)?.since).toBe(changes[3]!.observedAt);
+    expect(tracker.device(UDID)?.since).toBe(changes[3].observedAt);
   });
 
   it('uses the injected clock and id source', () => {
@@ -147,7 +152,9 @@ describe('DeviceTracker sources and devices', () => {
     expect(tracker.device(UDID)).toMatchObject({ status: 'utilizing', transports: ['adb', 'usb'] });
     tracker.reportSessions('appium', []);
     expect(tracker.device(UDID)?.status).toBe('utilizing');
-    expect(tracker.device(UDID)?.sessions).toEqual([{ id: 'r', udid: UDID, source: 'reservations', label: 'job', expiresAt: null }]);
+    expect(tracker.device(UDID)?.sessions).toEqual([
+      { id: 'r', udid: UDID, source: 'reservations', label: 'job', expiresAt: null },
+    ]);
     tracker.reportSessions('reservations', []);
     tracker.reportPresences('usb', []);
     expect(tracker.device(UDID)).toMatchObject({ status: 'online', transports: ['adb'], sessions: [] });
@@ -159,14 +166,21 @@ describe('DeviceTracker sources and devices', () => {
     const serial = '00008030001A2B3C4D5E6F70';
     const udid = '00008030-001A2B3C4D5E6F70';
     tracker.reportPresences('usb', [{ key: 'usb:1-4', udid: serial, state: 'attached', platform: 'ios' }]);
-    tracker.reportPresences('usbmux', [{ key: 'usbmux:7', udid, state: 'ready', platform: 'ios', name: "Ann's iPhone" }]);
+    tracker.reportPresences('usbmux', [
+      { key: 'usbmux:7', udid, state: 'ready', platform: 'ios', name: "Ann's iPhone" },
+    ]);
     tracker.reportSessions('appium', [claim('wda', udid.toLowerCase())]);
     expect(changes.map((c) => [c.udid, c.to])).toEqual([
       [udid, 'online'],
       [udid, 'utilizing'],
     ]);
     expect(tracker.devices()).toHaveLength(1);
-    expect(tracker.device(serial)).toMatchObject({ udid, name: "Ann's iPhone", platform: 'ios', transports: ['usb', 'usbmux'] });
+    expect(tracker.device(serial)).toMatchObject({
+      udid,
+      name: "Ann's iPhone",
+      platform: 'ios',
+      transports: ['usb', 'usbmux'],
+    });
     expect(tracker.device(udid.toLowerCase())?.status).toBe('utilizing');
   });
 
@@ -305,7 +319,9 @@ describe('DeviceTracker reconciliation at start', () => {
     tracker.reportPresences('adb', [adb('ready', 'A')]); // unchanged
     tracker.reportSessions('reservations', [claim('r', 'D')]); // D not seen yet: no verdict before reconcile
     tracker.reportPresences('usb', [{ key: 'usb:9', udid: 'E', state: 'unusable' }]); // reported: emitted at once
-    expect(changes.map((c) => [c.udid, c.from, c.to, c.sequence, c.name])).toEqual([['E', 'online', 'offline', 2, 'Bench E']]);
+    expect(changes.map((c) => [c.udid, c.from, c.to, c.sequence, c.name])).toEqual([
+      ['E', 'online', 'offline', 2, 'Bench E'],
+    ]);
     expect(tracker.isReconciled).toBe(false);
 
     tracker.reconcile();
@@ -389,12 +405,16 @@ describe('DeviceTracker reconciliation at start', () => {
 describe('DeviceTracker persistence', () => {
   it('coalesces a burst of reports into one persist call', async () => {
     const { tracker, persisted } = make();
-    for (let i = 0; i < 20; i++) tracker.reportPresences('adb', Array.from({ length: i + 1 }, (_, j) => adb('ready', `dev-${j}`)));
+    for (let i = 0; i < 20; i++)
+      tracker.reportPresences(
+        'adb',
+        Array.from({ length: i + 1 }, (_, j) => adb('ready', `dev-${j}`)),
+      );
     expect(persisted).toHaveLength(0);
     await turn();
     expect(persisted).toHaveLength(1);
     expect(persisted[0]).toHaveLength(20);
-    expect(persisted[0]![0]).toEqual({
+    expect(persisted[0][0]).toEqual({
       udid: 'dev-0',
       name: 'Galaxy Note 8',
       nameOverride: null,
@@ -418,7 +438,7 @@ describe('DeviceTracker persistence', () => {
     tracker.reportPresences('adb', [adb('ready', UDID, { name: 'SM-N950F' })]);
     await tracker.shutdown();
     expect(persisted).toHaveLength(2);
-    expect(persisted[1]![0]).toMatchObject({ name: 'SM-N950F', nameOverride: 'Slot 4', status: 'online', sequence: 1 });
+    expect(persisted[1][0]).toMatchObject({ name: 'SM-N950F', nameOverride: 'Slot 4', status: 'online', sequence: 1 });
     expect(changes).toHaveLength(1);
   });
 
@@ -435,7 +455,12 @@ describe('DeviceTracker persistence', () => {
 
   it('a failing persist is logged, not thrown at the source', async () => {
     const log = memoryLogger();
-    const { tracker } = make({ log, persist: () => { throw new Error('disk full'); } });
+    const { tracker } = make({
+      log,
+      persist: () => {
+        throw new Error('disk full');
+      },
+    });
     tracker.reportPresences('adb', [adb('ready')]);
     await turn();
     expect(log.lines.some((l) => l.includes('disk full'))).toBe(true);

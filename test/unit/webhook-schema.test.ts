@@ -4,7 +4,10 @@ import { fieldErrors } from '../../electron/core/api/errors.js';
 
 const valid = { name: 'Device offline', url: 'https://hooks.example.com/labhook', events: ['offline'] };
 
-function errorsOf(input: unknown, schema: typeof WebhookCreate | typeof WebhookPatch = WebhookCreate): Record<string, string> {
+function errorsOf(
+  input: unknown,
+  schema: typeof WebhookCreate | typeof WebhookPatch = WebhookCreate,
+): Record<string, string> {
   const result = schema.safeParse(input);
   return result.success ? {} : fieldErrors(result.error);
 }
@@ -37,7 +40,9 @@ describe('webhook url', () => {
   it('allows 512 characters and refuses 513', () => {
     const base = 'https://example.com/';
     expect(errorsOf({ ...valid, url: base + 'a'.repeat(512 - base.length) })).toEqual({});
-    expect(errorsOf({ ...valid, url: base + 'a'.repeat(513 - base.length) }).url).toBe('URL must be at most 512 characters');
+    expect(errorsOf({ ...valid, url: base + 'a'.repeat(513 - base.length) }).url).toBe(
+      'URL must be at most 512 characters',
+    );
   });
   it('must be valid http or https syntax', () => {
     expect(errorsOf({ ...valid, url: 'not a url' }).url).toBe('URL must be a valid http or https URL');
@@ -48,10 +53,25 @@ describe('webhook url', () => {
     expect(errorsOf({ ...valid, url: 'http://lab-ci.local/hook' })).toEqual({});
   });
   it('refuses link-local and cloud metadata addresses', () => {
-    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://169.254.1.1/', 'http://[fe80::1]/', 'http://[febf::1]/', 'http://[::ffff:169.254.169.254]/', 'http://metadata.google.internal/', 'http://100.100.100.200/', 'http://[fd00:ec2::254]/']) {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data',
+      'http://169.254.1.1/',
+      'http://[fe80::1]/',
+      'http://[febf::1]/',
+      'http://[::ffff:169.254.169.254]/',
+      'http://metadata.google.internal/',
+      'http://100.100.100.200/',
+      'http://[fd00:ec2::254]/',
+    ]) {
       expect(errorsOf({ ...valid, url }).url, url).toMatch(/link-local or cloud metadata/);
     }
-    for (const url of ['http://169.253.255.255/', 'http://169.255.0.1/', 'http://[fec0::1]/', 'http://[::1]:8080/', 'http://127.0.0.1/']) {
+    for (const url of [
+      'http://169.253.255.255/',
+      'http://169.255.0.1/',
+      'http://[fec0::1]/',
+      'http://[::1]:8080/',
+      'http://127.0.0.1/',
+    ]) {
       expect(errorsOf({ ...valid, url }), url).toEqual({});
     }
   });
@@ -61,7 +81,9 @@ describe('webhook description', () => {
   it('is optional, allows 512 characters and refuses 513', () => {
     expect(WebhookCreate.parse(valid).description).toBe('');
     expect(errorsOf({ ...valid, description: 'd'.repeat(512) })).toEqual({});
-    expect(errorsOf({ ...valid, description: 'd'.repeat(513) }).description).toBe('Description must be at most 512 characters');
+    expect(errorsOf({ ...valid, description: 'd'.repeat(513) }).description).toBe(
+      'Description must be at most 512 characters',
+    );
   });
 });
 
@@ -72,7 +94,10 @@ describe('webhook events', () => {
   });
   it('takes only the four events, deduplicated in a fixed order', () => {
     expect(errorsOf({ ...valid, events: ['online', 'rebooted'] })['events.1']).toBeDefined();
-    expect(WebhookCreate.parse({ ...valid, events: ['unplugged', 'online', 'online'] }).events).toEqual(['online', 'unplugged']);
+    expect(WebhookCreate.parse({ ...valid, events: ['unplugged', 'online', 'online'] }).events).toEqual([
+      'online',
+      'unplugged',
+    ]);
   });
 });
 

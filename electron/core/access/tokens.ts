@@ -56,7 +56,8 @@ export class TokenService {
     if (this.envDigest && timingSafeEqual(candidate, this.envDigest)) caller = { role: 'admin' };
     if (timingSafeEqual(candidate, this.signInDigest)) caller = { role: 'admin' };
     for (const record of this.db.data.tokens) {
-      if (timingSafeEqual(candidate, Buffer.from(record.hash, 'hex')) && !caller) caller = { role: record.role, tokenId: record.id };
+      if (timingSafeEqual(candidate, Buffer.from(record.hash, 'hex')) && !caller)
+        caller = { role: record.role, tokenId: record.id };
     }
     if (caller?.tokenId) this.touch(caller.tokenId);
     return caller;
@@ -74,5 +75,11 @@ export class TokenService {
 }
 
 function publicInfo(record: TokenRecord): TokenInfo {
-  return { id: record.id, name: record.name, role: record.role, createdAt: record.createdAt, lastUsedAt: record.lastUsedAt };
+  return {
+    id: record.id,
+    name: record.name,
+    role: record.role,
+    createdAt: record.createdAt,
+    lastUsedAt: record.lastUsedAt,
+  };
 }

@@ -4,7 +4,13 @@
  * credentials). Pure string logic: the forms use it too, and the sender checks resolved addresses.
  */
 
-const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_HOSTS = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 // Alibaba Cloud's metadata address sits outside 169.254/16; AWS's IPv6 one outside fe80::/10.
 const METADATA_IPS = new Set(['100.100.100.200', 'fd00:ec2::254']);
 
@@ -17,20 +23,24 @@ function parseIPv4(host: string): number[] | null {
 
 /** Expands an IPv6 literal to eight 16-bit groups, or null when it is not one. */
 function parseIPv6(host: string): number[] | null {
-  let text = host.replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  let text = host
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '')
+    .toLowerCase();
   if (!text.includes(':')) return null;
   // A dotted IPv4 tail (::ffff:169.254.1.1) becomes two hex groups.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
-    const b = parseIPv4(v4[1]!);
+    const b = parseIPv4(v4[1]);
     if (!b) return null;
-    text = text.slice(0, -v4[1]!.length) + ((b[0]! << 8) | b[1]!).toString(16) + ':' + ((b[2]! << 8) | b[3]!).toString(16);
+    text = text.slice(0, -v4[1].length) + ((b[0] << 8) | b[1]).toString(16) + ':' + ((b[2] << 8) | b[3]).toString(16);
   }
   const halves = text.split('::');
   if (halves.length > 2) return null;
-  const groups = (s: string) => (s === '' ? [] : s.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  const groups = (s: string) =>
+    s === '' ? [] : s.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
   if ([...head, ...rest].some(Number.isNaN)) return null;
   const missing = 8 - head.length - rest.length;
   if (missing < 0 || (halves.length === 1 && missing !== 0)) return null;
@@ -52,11 +62,11 @@ export function isBlockedAddress(address: string): boolean {
   if (v4) return v4[0] === 169 && v4[1] === 254;
   const v6 = parseIPv6(host);
   if (!v6) return false;
-  if ((v6[0]! & 0xffc0) === 0xfe80) return true;
+  if ((v6[0] & 0xffc0) === 0xfe80) return true;
   if (v6[0] === 0xfd00 && v6[1] === 0xec2 && v6[7] === 0x254 && v6.slice(2, 7).every((g) => g === 0)) return true;
   // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible forms carry an IPv4 address in the tail.
   const mapped = v6.slice(0, 5).every((g) => g === 0) && (v6[5] === 0xffff || v6[5] === 0);
-  if (mapped && (v6[6]! >> 8) === 169 && (v6[6]! & 0xff) === 254) return true;
+  if (mapped && v6[6] >> 8 === 169 && (v6[6] & 0xff) === 254) return true;
   if (mapped && v6[6] === ((100 << 8) | 100) && v6[7] === ((100 << 8) | 200)) return true;
   return false;
 }

@@ -30,39 +30,212 @@ export interface Operation {
   response?: z.ZodType;
 }
 
-const webhookId = z.strictObject({ id: z.coerce.number({ error: 'Webhook id must be a number' }).int().positive('Webhook id must be a positive number') });
+const webhookId = z.strictObject({
+  id: z.coerce.number({ error: 'Webhook id must be a number' }).int().positive('Webhook id must be a positive number'),
+});
 const udidParam = z.strictObject({ udid: z.string().min(1).max(128) });
 const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 
 export const operations = {
-  health: { method: 'GET', path: '/health', summary: 'Liveness and version', permission: null, status: 200, response: S.Health },
+  health: {
+    method: 'GET',
+    path: '/health',
+    summary: 'Liveness and version',
+    permission: null,
+    status: 200,
+    response: S.Health,
+  },
 
-  listSources: { method: 'GET', path: '/sources', summary: 'What each device source is doing', permission: 'read', status: 200, response: list(S.SourceInfo) },
+  listSources: {
+    method: 'GET',
+    path: '/sources',
+    summary: 'What each device source is doing',
+    permission: 'read',
+    status: 200,
+    response: list(S.SourceInfo),
+  },
 
-  listDevices: { method: 'GET', path: '/devices', summary: 'Every known device', permission: 'read', status: 200, response: list(S.Device) },
-  getDevice: { method: 'GET', path: '/devices/{udid}', summary: 'One device', permission: 'read', params: udidParam, status: 200, response: S.Device },
-  renameDevice: { method: 'PATCH', path: '/devices/{udid}', summary: "Override a device's name (null restores the detected one)", permission: 'org_setting.modify', params: udidParam, body: S.DevicePatch, status: 200, response: S.Device },
-  reserveDevice: { method: 'POST', path: '/devices/{udid}/sessions', summary: 'Mark a device as in use (utilizing) until released or expired', permission: 'reserve', params: udidParam, body: S.ReservationCreate, status: 201, response: S.Reservation },
-  releaseDevice: { method: 'DELETE', path: '/devices/{udid}/sessions/{id}', summary: 'Release a reservation', permission: 'reserve', params: z.strictObject({ udid: z.string().min(1).max(128), id: z.string().min(1).max(100) }), status: 204 },
+  listDevices: {
+    method: 'GET',
+    path: '/devices',
+    summary: 'Every known device',
+    permission: 'read',
+    status: 200,
+    response: list(S.Device),
+  },
+  getDevice: {
+    method: 'GET',
+    path: '/devices/{udid}',
+    summary: 'One device',
+    permission: 'read',
+    params: udidParam,
+    status: 200,
+    response: S.Device,
+  },
+  renameDevice: {
+    method: 'PATCH',
+    path: '/devices/{udid}',
+    summary: "Override a device's name (null restores the detected one)",
+    permission: 'org_setting.modify',
+    params: udidParam,
+    body: S.DevicePatch,
+    status: 200,
+    response: S.Device,
+  },
+  reserveDevice: {
+    method: 'POST',
+    path: '/devices/{udid}/sessions',
+    summary: 'Mark a device as in use (utilizing) until released or expired',
+    permission: 'reserve',
+    params: udidParam,
+    body: S.ReservationCreate,
+    status: 201,
+    response: S.Reservation,
+  },
+  releaseDevice: {
+    method: 'DELETE',
+    path: '/devices/{udid}/sessions/{id}',
+    summary: 'Release a reservation',
+    permission: 'reserve',
+    params: z.strictObject({ udid: z.string().min(1).max(128), id: z.string().min(1).max(100) }),
+    status: 204,
+  },
 
-  listWebhooks: { method: 'GET', path: '/webhooks', summary: 'Every webhook', permission: 'read', status: 200, response: list(S.Webhook) },
-  createWebhook: { method: 'POST', path: '/webhooks', summary: 'Create a webhook', permission: 'org_setting.modify', body: S.WebhookCreate, status: 201, response: S.Webhook },
-  getWebhook: { method: 'GET', path: '/webhooks/{id}', summary: 'One webhook', permission: 'read', params: webhookId, status: 200, response: S.Webhook },
-  updateWebhook: { method: 'PATCH', path: '/webhooks/{id}', summary: 'Change a webhook', permission: 'org_setting.modify', params: webhookId, body: S.WebhookPatch, status: 200, response: S.Webhook },
-  deleteWebhook: { method: 'DELETE', path: '/webhooks/{id}', summary: 'Delete a webhook and cancel what is pending for it', permission: 'org_setting.modify', params: webhookId, status: 204 },
-  testWebhook: { method: 'POST', path: '/webhooks/{id}/test', summary: 'Send a sample callback now, outside the queue', permission: 'org_setting.modify', params: webhookId, body: S.TestSend, status: 200, response: S.Attempt },
-  rotateSecret: { method: 'POST', path: '/webhooks/{id}/rotate-secret', summary: 'New signing secret; the old one stays valid for 24 hours', permission: 'org_setting.modify', params: webhookId, status: 200, response: S.Webhook },
+  listWebhooks: {
+    method: 'GET',
+    path: '/webhooks',
+    summary: 'Every webhook',
+    permission: 'read',
+    status: 200,
+    response: list(S.Webhook),
+  },
+  createWebhook: {
+    method: 'POST',
+    path: '/webhooks',
+    summary: 'Create a webhook',
+    permission: 'org_setting.modify',
+    body: S.WebhookCreate,
+    status: 201,
+    response: S.Webhook,
+  },
+  getWebhook: {
+    method: 'GET',
+    path: '/webhooks/{id}',
+    summary: 'One webhook',
+    permission: 'read',
+    params: webhookId,
+    status: 200,
+    response: S.Webhook,
+  },
+  updateWebhook: {
+    method: 'PATCH',
+    path: '/webhooks/{id}',
+    summary: 'Change a webhook',
+    permission: 'org_setting.modify',
+    params: webhookId,
+    body: S.WebhookPatch,
+    status: 200,
+    response: S.Webhook,
+  },
+  deleteWebhook: {
+    method: 'DELETE',
+    path: '/webhooks/{id}',
+    summary: 'Delete a webhook and cancel what is pending for it',
+    permission: 'org_setting.modify',
+    params: webhookId,
+    status: 204,
+  },
+  testWebhook: {
+    method: 'POST',
+    path: '/webhooks/{id}/test',
+    summary: 'Send a sample callback now, outside the queue',
+    permission: 'org_setting.modify',
+    params: webhookId,
+    body: S.TestSend,
+    status: 200,
+    response: S.Attempt,
+  },
+  rotateSecret: {
+    method: 'POST',
+    path: '/webhooks/{id}/rotate-secret',
+    summary: 'New signing secret; the old one stays valid for 24 hours',
+    permission: 'org_setting.modify',
+    params: webhookId,
+    status: 200,
+    response: S.Webhook,
+  },
 
-  listDeliveries: { method: 'GET', path: '/deliveries', summary: 'The delivery log, newest first', permission: 'read', query: S.DeliveryQuery, status: 200, response: z.object({ items: z.array(S.Delivery), next: z.string().nullable() }) },
-  getDelivery: { method: 'GET', path: '/deliveries/{id}', summary: 'One delivery with every attempt', permission: 'read', params: z.strictObject({ id: z.string().min(1).max(100) }), status: 200, response: S.Delivery },
-  redeliver: { method: 'POST', path: '/deliveries/{id}/redeliver', summary: 'Send a delivery again (same webhook-id, current secret)', permission: 'org_setting.modify', params: z.strictObject({ id: z.string().min(1).max(100) }), status: 202, response: S.Delivery },
+  listDeliveries: {
+    method: 'GET',
+    path: '/deliveries',
+    summary: 'The delivery log, newest first',
+    permission: 'read',
+    query: S.DeliveryQuery,
+    status: 200,
+    response: z.object({ items: z.array(S.Delivery), next: z.string().nullable() }),
+  },
+  getDelivery: {
+    method: 'GET',
+    path: '/deliveries/{id}',
+    summary: 'One delivery with every attempt',
+    permission: 'read',
+    params: z.strictObject({ id: z.string().min(1).max(100) }),
+    status: 200,
+    response: S.Delivery,
+  },
+  redeliver: {
+    method: 'POST',
+    path: '/deliveries/{id}/redeliver',
+    summary: 'Send a delivery again (same webhook-id, current secret)',
+    permission: 'org_setting.modify',
+    params: z.strictObject({ id: z.string().min(1).max(100) }),
+    status: 202,
+    response: S.Delivery,
+  },
 
-  getOrg: { method: 'GET', path: '/org', summary: 'The organization (orgId in callbacks)', permission: 'read', status: 200, response: S.Org },
-  updateOrg: { method: 'PATCH', path: '/org', summary: 'Change the organization id or name', permission: 'admin', body: S.OrgPatch, status: 200, response: S.Org },
+  getOrg: {
+    method: 'GET',
+    path: '/org',
+    summary: 'The organization (orgId in callbacks)',
+    permission: 'read',
+    status: 200,
+    response: S.Org,
+  },
+  updateOrg: {
+    method: 'PATCH',
+    path: '/org',
+    summary: 'Change the organization id or name',
+    permission: 'admin',
+    body: S.OrgPatch,
+    status: 200,
+    response: S.Org,
+  },
 
-  listTokens: { method: 'GET', path: '/tokens', summary: 'API tokens (never the token itself)', permission: 'admin', status: 200, response: list(S.TokenInfo) },
-  createToken: { method: 'POST', path: '/tokens', summary: 'Create an API token; it is shown once', permission: 'admin', body: S.TokenCreate, status: 201, response: S.TokenCreated },
-  deleteToken: { method: 'DELETE', path: '/tokens/{id}', summary: 'Revoke an API token', permission: 'admin', params: z.strictObject({ id: z.string().min(1).max(100) }), status: 204 },
+  listTokens: {
+    method: 'GET',
+    path: '/tokens',
+    summary: 'API tokens (never the token itself)',
+    permission: 'admin',
+    status: 200,
+    response: list(S.TokenInfo),
+  },
+  createToken: {
+    method: 'POST',
+    path: '/tokens',
+    summary: 'Create an API token; it is shown once',
+    permission: 'admin',
+    body: S.TokenCreate,
+    status: 201,
+    response: S.TokenCreated,
+  },
+  deleteToken: {
+    method: 'DELETE',
+    path: '/tokens/{id}',
+    summary: 'Revoke an API token',
+    permission: 'admin',
+    params: z.strictObject({ id: z.string().min(1).max(100) }),
+    status: 204,
+  },
 } as const satisfies Record<string, Operation>;
 
 export type Operations = typeof operations;
@@ -70,10 +243,13 @@ export type OperationName = keyof Operations;
 
 type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
 type In<T> = T extends z.ZodType ? z.input<T> : undefined;
-type Part<O, K extends 'params' | 'query' | 'body'> = O extends Record<K, z.ZodType> ? { [P in K]: In<O[K]> } : { [P in K]?: undefined };
+type Part<O, K extends 'params' | 'query' | 'body'> =
+  O extends Record<K, z.ZodType> ? { [P in K]: In<O[K]> } : { [P in K]?: undefined };
 
 /** What a caller passes: the route's path parameters, query and body, each where the route has one. */
-export type InputOf<N extends OperationName> = Part<Operations[N], 'params'> & Part<Operations[N], 'query'> & Part<Operations[N], 'body'>;
+export type InputOf<N extends OperationName> = Part<Operations[N], 'params'> &
+  Part<Operations[N], 'query'> &
+  Part<Operations[N], 'body'>;
 /** The same after validation. */
 export type ParsedInputOf<N extends OperationName> = {
   params: Out<Operations[N] extends { params: infer P } ? P : undefined>;
@@ -90,5 +266,8 @@ export interface LabhookClient {
 /** Events pushed to the window and to `GET /events`. */
 export type ServerEvent =
   | { type: 'device'; data: { device: S.Device; from: S.DeviceStatus; event: S.WebhookEvent | null; sequence: number } }
-  | { type: 'delivery'; data: { delivery: Omit<S.Delivery, 'attempts'> & { attemptCount: number }; attempt: S.Attempt } }
+  | {
+      type: 'delivery';
+      data: { delivery: Omit<S.Delivery, 'attempts'> & { attemptCount: number }; attempt: S.Attempt };
+    }
   | { type: 'notice'; data: { level: 'info' | 'warning'; message: string } };

@@ -47,7 +47,11 @@ export const notFound = (what: string) => new ApiError('not_found', `${what} was
 export function fieldErrors(error: z.ZodError): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const issue of error.issues) {
-    const key = issue.path.length ? issue.path.map(String).join('.') : issue.code === 'unrecognized_keys' ? String(issue.keys[0]) : 'body';
+    const key = issue.path.length
+      ? issue.path.map(String).join('.')
+      : issue.code === 'unrecognized_keys'
+        ? String(issue.keys[0])
+        : 'body';
     fields[key] ??= issue.message;
   }
   return fields;

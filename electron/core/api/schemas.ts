@@ -23,9 +23,22 @@ export const LIMITS = { name: 50, url: 512, description: 512, headers: 20, heade
 
 /** Headers a webhook may not set: the transport and signature headers are ours. */
 const RESERVED_HEADERS = new Set([
-  'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade',
-  'te', 'trailer', 'expect', 'proxy-authorization', 'proxy-connection', 'user-agent',
-  'webhook-id', 'webhook-timestamp', 'webhook-signature',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-authorization',
+  'proxy-connection',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
 ]);
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -58,7 +71,10 @@ const url = z
     } else if (parsed.username || parsed.password) {
       ctx.addIssue({ code: 'custom', message: 'URL must not carry credentials; use a custom Authorization header' });
     } else if (isBlockedHost(parsed.hostname)) {
-      ctx.addIssue({ code: 'custom', message: 'URL points at a link-local or cloud metadata address, which is refused' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'URL points at a link-local or cloud metadata address, which is refused',
+      });
     }
   });
 
@@ -73,7 +89,9 @@ const events = z
   .transform((list) => WEBHOOK_EVENTS.filter((e) => list.includes(e)));
 
 const headers = z
-  .record(z.string(), z.string({ error: 'Header values must be text' }), { error: 'Headers must be an object of name: value' })
+  .record(z.string(), z.string({ error: 'Header values must be text' }), {
+    error: 'Headers must be an object of name: value',
+  })
   .superRefine((record, ctx) => {
     const entries = Object.entries(record);
     if (entries.length > LIMITS.headers) {
@@ -89,13 +107,20 @@ const headers = z
       } else if (seen.has(lower)) {
         ctx.addIssue({ code: 'custom', message: `Header "${key}" is given twice` });
       } else if (!HEADER_VALUE.test(value) || value.length > LIMITS.headerValue) {
-        ctx.addIssue({ code: 'custom', message: `Header "${key}" has an invalid value (printable ASCII without line breaks, at most ${LIMITS.headerValue} characters)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `Header "${key}" has an invalid value (printable ASCII without line breaks, at most ${LIMITS.headerValue} characters)`,
+        });
       }
       seen.add(lower);
     }
   });
 
-const udid = z.string().trim().min(1, 'A device UDID cannot be empty').max(128, 'A device UDID is at most 128 characters');
+const udid = z
+  .string()
+  .trim()
+  .min(1, 'A device UDID cannot be empty')
+  .max(128, 'A device UDID is at most 128 characters');
 const devices = z
   .array(udid, { error: 'Devices must be null (all devices) or a list of UDIDs' })
   .min(1, 'Choose at least one device, or null for all devices')
@@ -114,7 +139,10 @@ export const WebhookCreate = z.strictObject(
     devices: devices.default(null),
     headers: headers.default({}),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `Unknown field: ${issue.keys.join(', ')}` : 'Expected an object') },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `Unknown field: ${issue.keys.join(', ')}` : 'Expected an object',
+  },
 );
 export type WebhookCreate = z.input<typeof WebhookCreate>;
 
@@ -129,7 +157,10 @@ export const WebhookPatch = z.strictObject(
     devices: devices.optional(),
     headers: headers.optional(),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `Unknown field: ${issue.keys.join(', ')}` : 'Expected an object') },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `Unknown field: ${issue.keys.join(', ')}` : 'Expected an object',
+  },
 );
 export type WebhookPatch = z.input<typeof WebhookPatch>;
 
@@ -154,15 +185,35 @@ export type Webhook = z.infer<typeof Webhook>;
 export const Org = z.object({ id: z.number().int().nonnegative(), name: z.string() });
 export type Org = z.infer<typeof Org>;
 export const OrgPatch = z.strictObject({
-  id: z.number({ error: 'Org id must be a number' }).int('Org id must be a whole number').nonnegative('Org id must be 0 or more').max(2 ** 31 - 1, 'Org id is too large').optional(),
-  name: z.string({ error: 'Org name must be text' }).trim().min(1, 'Org name is required').max(100, 'Org name must be at most 100 characters').optional(),
+  id: z
+    .number({ error: 'Org id must be a number' })
+    .int('Org id must be a whole number')
+    .nonnegative('Org id must be 0 or more')
+    .max(2 ** 31 - 1, 'Org id is too large')
+    .optional(),
+  name: z
+    .string({ error: 'Org name must be text' })
+    .trim()
+    .min(1, 'Org name is required')
+    .max(100, 'Org name must be at most 100 characters')
+    .optional(),
 });
 
 export const TokenCreate = z.strictObject({
-  name: z.string({ error: 'Token name is required' }).trim().min(1, 'Token name is required').max(100, 'Token name must be at most 100 characters'),
+  name: z
+    .string({ error: 'Token name is required' })
+    .trim()
+    .min(1, 'Token name is required')
+    .max(100, 'Token name must be at most 100 characters'),
   role: z.enum(ROLES, { error: 'Role must be admin, manager or viewer' }),
 });
-export const TokenInfo = z.object({ id: z.string(), name: z.string(), role: Role, createdAt: z.string(), lastUsedAt: z.string().nullable() });
+export const TokenInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: Role,
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+});
 export type TokenInfo = z.infer<typeof TokenInfo>;
 export const TokenCreated = z.object({ id: z.string(), name: z.string(), role: Role, token: z.string() });
 export type TokenCreated = z.infer<typeof TokenCreated>;
@@ -189,11 +240,21 @@ export const Device = z.object({
 export type Device = z.infer<typeof Device>;
 
 export const DevicePatch = z.strictObject({
-  name: z.string({ error: 'Name must be text or null' }).trim().min(1, 'Name cannot be empty').max(100, 'Name must be at most 100 characters').nullable(),
+  name: z
+    .string({ error: 'Name must be text or null' })
+    .trim()
+    .min(1, 'Name cannot be empty')
+    .max(100, 'Name must be at most 100 characters')
+    .nullable(),
 });
 
 export const ReservationCreate = z.strictObject({
-  ttlSeconds: z.number({ error: 'ttlSeconds must be a number' }).int('ttlSeconds must be a whole number').min(1, 'ttlSeconds must be at least 1').max(7 * 24 * 3600, 'ttlSeconds must be at most 604800 (7 days)').optional(),
+  ttlSeconds: z
+    .number({ error: 'ttlSeconds must be a number' })
+    .int('ttlSeconds must be a whole number')
+    .min(1, 'ttlSeconds must be at least 1')
+    .max(7 * 24 * 3600, 'ttlSeconds must be at most 604800 (7 days)')
+    .optional(),
   label: z.string({ error: 'Label must be text' }).trim().max(200, 'Label must be at most 200 characters').optional(),
 });
 export const Reservation = z.object({ id: z.string(), udid: z.string(), label: z.string(), expiresAt: z.string() });
@@ -234,10 +295,25 @@ export type Delivery = z.infer<typeof Delivery>;
 const blank = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
 
 export const DeliveryQuery = z.strictObject({
-  webhookId: blank(z.coerce.number({ error: 'webhookId must be a number' }).int('webhookId must be a whole number').positive('webhookId must be a positive number').optional()),
+  webhookId: blank(
+    z.coerce
+      .number({ error: 'webhookId must be a number' })
+      .int('webhookId must be a whole number')
+      .positive('webhookId must be a positive number')
+      .optional(),
+  ),
   udid: blank(z.string().max(128).optional()),
-  status: blank(z.enum(['pending', 'delivered', 'failed'], { error: 'status must be pending, delivered or failed' }).optional()),
-  limit: blank(z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50)),
+  status: blank(
+    z.enum(['pending', 'delivered', 'failed'], { error: 'status must be pending, delivered or failed' }).optional(),
+  ),
+  limit: blank(
+    z.coerce
+      .number({ error: 'limit must be a number' })
+      .int('limit must be a whole number')
+      .min(1, 'limit must be at least 1')
+      .max(500, 'limit must be at most 500')
+      .default(50),
+  ),
   cursor: blank(z.string().max(200).optional()),
 });
 

@@ -142,7 +142,9 @@ export class Journal {
       if (bad) this.warn(`delivery journal ${path.basename(file)}: skipped ${bad} unreadable record(s)`);
       if (last) {
         if (good < size) {
-          this.warn(`delivery journal ${path.basename(file)}: cut ${size - good} byte(s) of an incomplete record left by a crash`);
+          this.warn(
+            `delivery journal ${path.basename(file)}: cut ${size - good} byte(s) of an incomplete record left by a crash`,
+          );
           fs.ftruncateSync(fd, good);
           fs.fdatasyncSync(fd);
         }
@@ -347,7 +349,8 @@ function parseHead(buf: Buffer, start: number, end: number): Record<string, unkn
       if (statusEnd !== -1 && statusEnd < end && buf[end - 1] === 0x7d) {
         const status = STATUSES.get(buf.toString('latin1', statusStart, statusEnd));
         const next = Number(buf.toString('latin1', statusEnd + NEXT_KEY.length, end - 1));
-        if (status && Number.isFinite(next)) return { t: 'a', d: buf.toString('latin1', idStart, idEnd), s: status, x: next };
+        if (status && Number.isFinite(next))
+          return { t: 'a', d: buf.toString('latin1', idStart, idEnd), s: status, x: next };
       }
     }
   }

@@ -65,9 +65,9 @@ export function attemptCount(entry: Entry): number {
 }
 
 export function attemptRef(entry: Entry, i: number): RecordRef {
-  const pos = entry.attempts[i * 2]!;
+  const pos = entry.attempts[i * 2];
   const seg = Math.floor(pos / SEG_FACTOR);
-  return { seg, off: pos - seg * SEG_FACTOR, len: entry.attempts[i * 2 + 1]! };
+  return { seg, off: pos - seg * SEG_FACTOR, len: entry.attempts[i * 2 + 1] };
 }
 
 export function createdAt(entry: Entry): number {
@@ -99,7 +99,14 @@ interface Facts {
 }
 
 function sameFacts(f: Facts, e: Entry): boolean {
-  return f.eventId === e.eventId && f.udid === e.udid && f.deviceName === e.deviceName && f.event === e.event && f.sequence === e.sequence && f.observedAt === e.observedAt;
+  return (
+    f.eventId === e.eventId &&
+    f.udid === e.udid &&
+    f.deviceName === e.deviceName &&
+    f.event === e.event &&
+    f.sequence === e.sequence &&
+    f.observedAt === e.observedAt
+  );
 }
 
 /** The changes the rows point at, stored once, counted by the rows using them, freed with the last. */
@@ -229,7 +236,7 @@ export class Ledger {
     if (row !== -1) {
       this.total -= this.weight(row);
       this.releaseSegments(row);
-      this.facts.unref(this.factsCol[row]!);
+      this.facts.unref(this.factsCol[row]);
       const existing = this.hot.get(entry.id);
       const target = existing ?? entry;
       if (existing) Object.assign(existing, entry);
@@ -338,7 +345,11 @@ export class Ledger {
    * Newest first, after `cursor` (an id), matching `query`; at most `limit`, and whether more exist.
    * A query object is matched on the rows; a function costs an object per row it looks at.
    */
-  page(query: PageQuery | ((entry: Entry) => boolean), limit: number, cursor?: string): { items: Entry[]; more: boolean } {
+  page(
+    query: PageQuery | ((entry: Entry) => boolean),
+    limit: number,
+    cursor?: string,
+  ): { items: Entry[]; more: boolean } {
     let i = this.tail - 1;
     if (cursor !== undefined) {
       const n = numberFromId(cursor);
@@ -348,7 +359,7 @@ export class Ledger {
     const items: Entry[] = [];
     if (typeof query === 'function') {
       for (; i >= this.head; i--) {
-        if (this.flagsCol[i]! & DROPPED) continue;
+        if (this.flagsCol[i] & DROPPED) continue;
         const entry = this.entryAt(i);
         if (!query(entry)) continue;
         if (items.length === limit) return { items, more: true };
@@ -360,9 +371,9 @@ export class Ledger {
     const webhookId = query.webhookId;
     const status = query.status === undefined ? -1 : statusCode(query.status);
     for (; i >= this.head; i--) {
-      if (this.flagsCol[i]! & DROPPED) continue;
+      if (this.flagsCol[i] & DROPPED) continue;
       if (webhookId !== undefined && this.webhookCol[i] !== webhookId) continue;
-      if (udid !== undefined && this.facts.at(this.factsCol[i]!).udid !== udid) continue;
+      if (udid !== undefined && this.facts.at(this.factsCol[i]).udid !== udid) continue;
       if (status !== -1 && this.statusCol[i] !== status) continue;
       if (items.length === limit) return { items, more: true };
       items.push(this.entryAt(i));
@@ -378,15 +389,15 @@ export class Ledger {
     const cutoff = (now - this.bounds.maxAgeMs) * 1000;
     const slack = Math.floor(this.bounds.maxAttempts / 100);
     const oldest = this.oldestLive();
-    if (this.total <= this.bounds.maxAttempts && (oldest === -1 || this.nCol[oldest]! >= cutoff)) return;
+    if (this.total <= this.bounds.maxAttempts && (oldest === -1 || this.nCol[oldest] >= cutoff)) return;
     const target = this.total > this.bounds.maxAttempts ? this.bounds.maxAttempts - slack : this.total;
     for (let i = this.head; i < this.tail; i++) {
-      if (this.flagsCol[i]! & DROPPED) continue;
-      const old = this.nCol[i]! < cutoff;
+      if (this.flagsCol[i] & DROPPED) continue;
+      const old = this.nCol[i] < cutoff;
       if (this.total <= target && !old) break;
       if (this.statusCol[i] !== PENDING) this.drop(i);
     }
-    while (this.head < this.tail && this.flagsCol[this.head]! & DROPPED) {
+    while (this.head < this.tail && this.flagsCol[this.head] & DROPPED) {
       this.head += 1;
       this.dead -= 1;
     }
@@ -406,15 +417,18 @@ export class Ledger {
   private find(n: number): number {
     if (Number.isNaN(n)) return -1;
     const row = this.lowerBound(n);
-    return row < this.tail && this.nCol[row] === n && !(this.flagsCol[row]! & DROPPED) ? row : -1;
+    return row < this.tail && this.nCol[row] === n && !(this.flagsCol[row] & DROPPED) ? row : -1;
   }
 
   private rowOf(entry: Entry): number {
     if (entry.dropped) return -1;
     const hint = entry.row;
-    let row = hint !== undefined && hint >= this.head && hint < this.tail && this.nCol[hint] === entry.n ? hint : this.lowerBound(entry.n);
+    let row =
+      hint !== undefined && hint >= this.head && hint < this.tail && this.nCol[hint] === entry.n
+        ? hint
+        : this.lowerBound(entry.n);
     if (row >= this.tail || this.nCol[row] !== entry.n) row = -1;
-    else if (this.flagsCol[row]! & DROPPED) {
+    else if (this.flagsCol[row] & DROPPED) {
       // A copy read out before its delivery left the log.
       entry.dropped = true;
       row = -1;
@@ -427,10 +441,10 @@ export class Ledger {
   private lowerBound(n: number): number {
     let lo = this.head;
     let hi = this.tail;
-    if (lo < hi && this.nCol[hi - 1]! < n) return hi;
+    if (lo < hi && this.nCol[hi - 1] < n) return hi;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.nCol[mid]! < n) lo = mid + 1;
+      if (this.nCol[mid] < n) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -450,8 +464,18 @@ export class Ledger {
 
   private columns(): Array<Float64Array | Int32Array | Uint8Array> {
     return [
-      this.nCol, this.nextAtCol, this.firstPosCol, this.firstLenCol, this.countCol, this.webhookCol, this.baseCol,
-      this.firstSegCol, this.lastSegCol, this.factsCol, this.statusCol, this.flagsCol,
+      this.nCol,
+      this.nextAtCol,
+      this.firstPosCol,
+      this.firstLenCol,
+      this.countCol,
+      this.webhookCol,
+      this.baseCol,
+      this.firstSegCol,
+      this.lastSegCol,
+      this.factsCol,
+      this.statusCol,
+      this.flagsCol,
     ];
   }
 
@@ -484,7 +508,7 @@ export class Ledger {
     const cols = this.columns();
     let w = 0;
     for (let r = this.head; r < this.tail; r++) {
-      if (this.flagsCol[r]! & DROPPED) continue;
+      if (this.flagsCol[r] & DROPPED) continue;
       if (w !== r) for (const col of cols) col[w] = col[r]!;
       w += 1;
     }
@@ -510,47 +534,51 @@ export class Ledger {
   private writeAttempts(row: number, entry: Entry): void {
     const attempts = entry.attempts;
     const count = attempts.length >> 1;
-    const before = this.countCol[row]!;
+    const before = this.countCol[row];
     this.countCol[row] = count;
-    this.firstPosCol[row] = count > 0 ? attempts[0]! : 0;
-    this.firstLenCol[row] = count > 0 ? attempts[1]! : 0;
-    if (count > 1) this.more.set(this.nCol[row]!, attempts);
-    else if (before > 1) this.more.delete(this.nCol[row]!);
+    this.firstPosCol[row] = count > 0 ? attempts[0] : 0;
+    this.firstLenCol[row] = count > 0 ? attempts[1] : 0;
+    if (count > 1) this.more.set(this.nCol[row], attempts);
+    else if (before > 1) this.more.delete(this.nCol[row]);
   }
 
   private entryAt(row: number): Entry {
-    const id = idFromNumber(this.nCol[row]!);
+    const id = idFromNumber(this.nCol[row]);
     return this.hot.get(id) ?? this.read(row, id);
   }
 
   /** A fresh object for a row that is not hot. */
   private read(row: number, id: string): Entry {
-    const f = this.facts.at(this.factsCol[row]!);
+    const f = this.facts.at(this.factsCol[row]);
     return {
-      n: this.nCol[row]!,
+      n: this.nCol[row],
       id,
       eventId: f.eventId,
-      webhookId: this.webhookCol[row]!,
+      webhookId: this.webhookCol[row],
       udid: f.udid,
       event: f.event,
       deviceName: f.deviceName,
       sequence: f.sequence,
       observedAt: f.observedAt,
-      status: STATUSES[this.statusCol[row]!]!,
-      base: this.baseCol[row]!,
-      nextAt: this.nextAtCol[row]!,
+      status: STATUSES[this.statusCol[row]],
+      base: this.baseCol[row],
+      nextAt: this.nextAtCol[row],
       attempts: this.rowAttempts(row),
-      firstSeg: this.firstSegCol[row]!,
-      lastSeg: this.lastSegCol[row]!,
-      test: (this.flagsCol[row]! & TEST) !== 0,
+      firstSeg: this.firstSegCol[row],
+      lastSeg: this.lastSegCol[row],
+      test: (this.flagsCol[row] & TEST) !== 0,
       dropped: false,
       row,
     };
   }
 
   private rowAttempts(row: number): number[] {
-    const count = this.countCol[row]!;
-    return count === 0 ? [] : count === 1 ? [this.firstPosCol[row]!, this.firstLenCol[row]!] : this.more.get(this.nCol[row]!)!;
+    const count = this.countCol[row];
+    return count === 0
+      ? []
+      : count === 1
+        ? [this.firstPosCol[row], this.firstLenCol[row]]
+        : this.more.get(this.nCol[row])!;
   }
 
   /** An older object for the same delivery was changed (a lane's, from before a redelivery): the current one hears it too. */
@@ -565,34 +593,33 @@ export class Ledger {
   private track(entry: Entry): void {
     if (entry.status === 'pending') {
       if (!this.hot.has(entry.id)) this.hot.set(entry.id, entry);
-    }
-    else if (this.hot.get(entry.id) === entry) this.hot.delete(entry.id);
+    } else if (this.hot.get(entry.id) === entry) this.hot.delete(entry.id);
   }
 
   /** What a delivery weighs against the count bound: its attempts, and at least one so a never-tried delivery still counts. */
   private weight(row: number): number {
-    return Math.max(1, this.countCol[row]!);
+    return Math.max(1, this.countCol[row]);
   }
 
   private oldestLive(): number {
-    for (let i = this.head; i < this.tail; i++) if (!(this.flagsCol[i]! & DROPPED)) return i;
+    for (let i = this.head; i < this.tail; i++) if (!(this.flagsCol[i] & DROPPED)) return i;
     return -1;
   }
 
   private drop(row: number): void {
-    this.flagsCol[row]! |= DROPPED;
+    this.flagsCol[row] |= DROPPED;
     this.dead += 1;
     this.count -= 1;
     this.total -= this.weight(row);
     // Only finished deliveries are dropped, and those are never hot.
-    this.more.delete(this.nCol[row]!);
+    this.more.delete(this.nCol[row]);
     this.releaseSegments(row);
-    this.facts.unref(this.factsCol[row]!);
+    this.facts.unref(this.factsCol[row]);
   }
 
   private releaseSegments(row: number): void {
-    const first = this.firstSegCol[row]!;
-    const last = this.lastSegCol[row]!;
+    const first = this.firstSegCol[row];
+    const last = this.lastSegCol[row];
     for (let seg = first; seg <= last; seg++) this.cover(seg, -1);
     for (let seg = first; seg <= last; seg++) this.checkSegment(seg);
   }
@@ -601,7 +628,7 @@ export class Ledger {
     // A delivery no longer in the log keeps no segment alive: nothing would ever release it.
     if (row === -1) return;
     // The row, not the object, knows the range (the object may be an older copy).
-    const lastSeg = this.lastSegCol[row]!;
+    const lastSeg = this.lastSegCol[row];
     entry.lastSeg = lastSeg;
     if (seg <= lastSeg) return;
     for (let s = lastSeg + 1; s <= seg; s++) this.cover(s, 1);

@@ -72,7 +72,9 @@ export function buildCallback(
     'user-agent': `Labhook/${version}`,
     'webhook-id': facts.eventId,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signingSecrets(webhook, now).map((secret) => sign(secret, facts.eventId, timestamp, body)).join(' '),
+    'webhook-signature': signingSecrets(webhook, now)
+      .map((secret) => sign(secret, facts.eventId, timestamp, body))
+      .join(' '),
     'labhook-event-time': facts.observedAt,
     'labhook-sequence': String(facts.sequence),
   };
@@ -93,6 +95,7 @@ export function loggedHeaders(headers: Record<string, string>, webhook: StoredWe
   if (!Object.keys(webhook.headers).some((h) => SENSITIVE.test(h))) return headers;
   const custom = new Set(Object.keys(webhook.headers).map((h) => h.toLowerCase()));
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) out[name] = custom.has(name) && SENSITIVE.test(name) ? '[redacted]' : value;
+  for (const [name, value] of Object.entries(headers))
+    out[name] = custom.has(name) && SENSITIVE.test(name) ? '[redacted]' : value;
   return out;
 }

@@ -16,11 +16,15 @@ export function parseRetrySchedule(text: string): number[] {
   if (text.trim() === '' || parts.some((p) => p === '')) {
     throw new Error(`Retry schedule "${text}" must be a comma-separated list of delays such as 0s,5s,5m,30m,2h`);
   }
-  if (parts.length > MAX_ATTEMPTS) throw new Error(`Retry schedule has ${parts.length} entries; at most ${MAX_ATTEMPTS} attempts are allowed`);
+  if (parts.length > MAX_ATTEMPTS)
+    throw new Error(`Retry schedule has ${parts.length} entries; at most ${MAX_ATTEMPTS} attempts are allowed`);
   return parts.map((part) => {
     const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part);
-    if (!match) throw new Error(`Retry schedule entry "${part}" is not a delay: use a number with ms, s, m, h or d (e.g. 500ms, 5s, 2h)`);
-    const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+    if (!match)
+      throw new Error(
+        `Retry schedule entry "${part}" is not a delay: use a number with ms, s, m, h or d (e.g. 500ms, 5s, 2h)`,
+      );
+    const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]]);
     if (ms > MAX_DELAY_MS) throw new Error(`Retry schedule entry "${part}" is longer than 7 days`);
     return ms;
   });

@@ -29,26 +29,38 @@ export interface SendResult {
   error: string | null;
 }
 
-type Resolver = (hostname: string, options: { all: true; family?: number; hints?: number }, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+type Resolver = (
+  hostname: string,
+  options: { all: true; family?: number; hints?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /** A `net.connect` lookup that fails when any address a name resolves to is refused. */
-export function checkedLookup(resolve: Resolver = dns.lookup as unknown as Resolver) {
+export function checkedLookup(resolve: Resolver = dns.lookup) {
   return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
-    resolve(hostname, { all: true, family: typeof options.family === 'number' ? options.family : undefined, hints: options.hints }, (error, addresses) => {
-      if (error) return callback(error, '');
-      const blocked = addresses.find((a) => isBlockedAddress(a.address));
-      if (blocked || addresses.length === 0) {
-        const refusal = Object.assign(
-          new Error(blocked ? `${hostname} resolves to ${blocked.address}, a link-local or cloud metadata address; refused` : `${hostname} resolves to no address`),
-          { code: 'EREFUSEDADDRESS' },
-        );
-        return callback(refusal, '');
-      }
-      if (options.all) callback(null, addresses);
-      else callback(null, addresses[0]!.address, addresses[0]!.family);
-    });
+    resolve(
+      hostname,
+      { all: true, family: typeof options.family === 'number' ? options.family : undefined, hints: options.hints },
+      (error, addresses) => {
+        if (error) return callback(error, '');
+        const blocked = addresses.find((a) => isBlockedAddress(a.address));
+        if (blocked || addresses.length === 0) {
+          const refusal = Object.assign(
+            new Error(
+              blocked
+                ? `${hostname} resolves to ${blocked.address}, a link-local or cloud metadata address; refused`
+                : `${hostname} resolves to no address`,
+            ),
+            { code: 'EREFUSEDADDRESS' },
+          );
+          return callback(refusal, '');
+        }
+        if (options.all) callback(null, addresses);
+        else callback(null, addresses[0].address, addresses[0].family);
+      },
+    );
   };
 }
 
@@ -146,12 +158,19 @@ export class Sender {
         const response = { status, headers, body: Buffer.concat(chunks).toString('utf8') };
         if (status >= 300 && status < 400) {
           const location = headers['location'];
-          finish(response, `redirect${location ? ` to ${location}` : ''} not followed: a ${status} is a failure`, abort);
+          finish(
+            response,
+            `redirect${location ? ` to ${location}` : ''} not followed: a ${status} is a failure`,
+            abort,
+          );
         } else if (status < 200 || status >= 300) finish(response, `receiver answered ${status}`, abort);
         else finish(response, null, abort);
       };
       this.track(pending);
-      this.pool(target.origin).dispatch({ method: 'POST', path: target.path, headers: callback.headers, body: callback.body }, handler);
+      this.pool(target.origin).dispatch(
+        { method: 'POST', path: target.path, headers: callback.headers, body: callback.body },
+        handler,
+      );
     });
   }
 
@@ -169,7 +188,8 @@ export class Sender {
   }
 
   private trim(): void {
-    while (this.deadlineHead < this.deadlines.length && this.deadlines[this.deadlineHead]!.settled) this.deadlineHead += 1;
+    while (this.deadlineHead < this.deadlines.length && this.deadlines[this.deadlineHead].settled)
+      this.deadlineHead += 1;
     if (this.deadlineHead > 1024 && this.deadlineHead * 2 > this.deadlines.length) {
       this.deadlines = this.deadlines.slice(this.deadlineHead);
       this.deadlineHead = 0;
@@ -191,7 +211,7 @@ export class Sender {
   private expire(): void {
     const now = Date.now();
     while (this.deadlineHead < this.deadlines.length) {
-      const head = this.deadlines[this.deadlineHead]!;
+      const head = this.deadlines[this.deadlineHead];
       if (!head.settled && head.deadline > now) break;
       this.deadlineHead += 1;
       if (!head.settled) head.expire();
@@ -210,9 +230,11 @@ export class Sender {
       target = { refused: `invalid URL ${href}` };
     }
     if (url) {
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') target = { refused: `unsupported URL scheme ${url.protocol}` };
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        target = { refused: `unsupported URL scheme ${url.protocol}` };
       // IP literals never go through the lookup, so they are checked here.
-      else if (isBlockedHost(url.hostname)) target = { refused: `${url.hostname} is a link-local or cloud metadata address; refused` };
+      else if (isBlockedHost(url.hostname))
+        target = { refused: `${url.hostname} is a link-local or cloud metadata address; refused` };
       else target = { origin: url.origin, path: `${url.pathname}${url.search}` };
     }
     if (this.targets.size >= 1000) this.targets.clear();
@@ -240,8 +262,8 @@ function parseRawHeaders(raw: Buffer[] | string[] | null): Record<string, string
   const headers: Record<string, string> = {};
   if (!raw) return headers;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString().toLowerCase();
-    const value = raw[i + 1]!.toString();
+    const name = raw[i].toString().toLowerCase();
+    const value = raw[i + 1].toString();
     headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   }
   return headers;

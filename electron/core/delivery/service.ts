@@ -31,7 +31,16 @@ import type { Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { StoredWebhook, WebhookDirectory } from '../webhooks/model.js';
 import { Journal, type RecordRef } from './journal.js';
-import { Ledger, attemptCount, attemptRef, createdAt, idFromNumber, numberFromId, type Bounds, type Entry } from './ledger.js';
+import {
+  Ledger,
+  attemptCount,
+  attemptRef,
+  createdAt,
+  idFromNumber,
+  numberFromId,
+  type Bounds,
+  type Entry,
+} from './ledger.js';
 import { buildCallback, eventActivity, loggedHeaders, type Callback, type CallbackFacts } from './payload.js';
 import { parseRetryAfter, parseRetrySchedule, withJitter, DEFAULT_RETRY_SCHEDULE } from './schedule.js';
 import { Sender, type SendResult } from './sender.js';
@@ -104,7 +113,6 @@ interface Lane {
 
 type Head = Record<string, unknown>;
 
-
 export class DeliveryService extends EventEmitter implements Service {
   readonly name = 'delivery';
   private readonly schedule: number[];
@@ -132,13 +140,20 @@ export class DeliveryService extends EventEmitter implements Service {
     }
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.jitter = options.jitter ?? 0.1;
-    const bounds: Bounds = { maxAttempts: options.logBounds?.maxAttempts ?? 100_000, maxAgeMs: options.logBounds?.maxAgeMs ?? 30 * DAY };
+    const bounds: Bounds = {
+      maxAttempts: options.logBounds?.maxAttempts ?? 100_000,
+      maxAgeMs: options.logBounds?.maxAgeMs ?? 30 * DAY,
+    };
     this.journal = new Journal({
       dir: path.join(options.dataDir, 'deliveries'),
       segmentBytes: options.segmentBytes ?? 32 * 1024 * 1024,
       warn: (m) => options.log.warn(m),
     });
-    this.ledger = new Ledger(bounds, (seg) => this.journal.removeSegment(seg), () => this.journal.currentSegment);
+    this.ledger = new Ledger(
+      bounds,
+      (seg) => this.journal.removeSegment(seg),
+      () => this.journal.currentSegment,
+    );
     this.journal.onRotate = (seg) => {
       this.ledger.checkSegment(seg);
       void this.relocate();
@@ -199,19 +214,28 @@ export class DeliveryService extends EventEmitter implements Service {
       .filter((w) => w.enabled && w.events.includes(event) && (w.devices === null || w.devices.includes(change.udid)));
     if (webhooks.length === 0) return;
     const now = Date.now();
-    const nextAt = now + withJitter(this.schedule[0]!, this.jitter);
+    const nextAt = now + withJitter(this.schedule[0], this.jitter);
     const entries = webhooks.map((webhook) => {
       const id = idFromNumber(this.ledger.nextNumber(now));
       this.record({
-        t: 'c', id, e: change.id, w: webhook.id, u: change.udid, v: event, m: change.name, q: change.sequence, o: change.observedAt, x: nextAt,
+        t: 'c',
+        id,
+        e: change.id,
+        w: webhook.id,
+        u: change.udid,
+        v: event,
+        m: change.name,
+        q: change.sequence,
+        o: change.observedAt,
+        x: nextAt,
       });
       return this.ledger.get(id)!;
     });
-    let failure: unknown = null;
+    let failure: Error | null = null;
     try {
       await this.journal.commit();
     } catch (error) {
-      failure = error;
+      failure = error instanceof Error ? error : new Error(String(error));
     }
     // Sent even if the disk failed: at least once beats not at all; the caller still learns it.
     for (const entry of entries) {
@@ -245,7 +269,7 @@ export class DeliveryService extends EventEmitter implements Service {
     const { webhookId, udid, status } = query;
     const { items, more } = this.ledger.page({ webhookId, udid, status }, limit, query.cursor);
     const deliveries = await Promise.all(items.map((entry) => this.toDelivery(entry)));
-    return { items: deliveries, next: more && items.length ? items[items.length - 1]!.id : null };
+    return { items: deliveries, next: more && items.length ? items[items.length - 1].id : null };
   }
 
   async get(id: string): Promise<Delivery> {
@@ -262,7 +286,8 @@ export class DeliveryService extends EventEmitter implements Service {
   async redeliver(id: string): Promise<Delivery> {
     const entry = this.ledger.get(id);
     if (!entry) throw notFound(`Delivery ${id}`);
-    if (!this.options.directory.get(entry.webhookId)) throw new ApiError('not_found', `Webhook ${entry.webhookId} of delivery ${id} no longer exists`);
+    if (!this.options.directory.get(entry.webhookId))
+      throw new ApiError('not_found', `Webhook ${entry.webhookId} of delivery ${id} no longer exists`);
     const now = Date.now();
     if (entry.status === 'pending') {
       const lane = this.lanes.get(laneKey(entry.webhookId, entry.udid));
@@ -287,7 +312,7 @@ export class DeliveryService extends EventEmitter implements Service {
   async test(target: StoredWebhook | number, event: WebhookEvent = 'online'): Promise<Attempt> {
     if (!this.booted || this.stopping) throw new Error('the delivery service is not running');
     const webhook = typeof target === 'number' ? this.options.directory.get(target) : target;
-    if (!webhook) throw notFound(`Webhook ${String(target)}`);
+    if (!webhook) throw notFound(`Webhook ${typeof target === 'number' ? target : target.id}`);
     const now = Date.now();
     const facts: CallbackFacts = {
       eventId: `test_${randomUUID()}`,
@@ -302,7 +327,18 @@ export class DeliveryService extends EventEmitter implements Service {
     const status: DeliveryStatus = result.error === null ? 'delivered' : 'failed';
     const id = idFromNumber(this.ledger.nextNumber(now));
     this.record({
-      t: 'c', id, e: facts.eventId, w: webhook.id, u: facts.udid, v: event, m: facts.deviceName, q: 0, o: facts.observedAt, x: now, s: status, T: 1,
+      t: 'c',
+      id,
+      e: facts.eventId,
+      w: webhook.id,
+      u: facts.udid,
+      v: event,
+      m: facts.deviceName,
+      q: 0,
+      o: facts.observedAt,
+      x: now,
+      s: status,
+      T: 1,
     });
     const entry = this.ledger.get(id)!;
     const attempt = this.toAttempt(callback, webhook, result);
@@ -373,7 +409,7 @@ export class DeliveryService extends EventEmitter implements Service {
   /** Moves a lane along: sends its head when due, or waits, or parks it while its webhook is off. */
   private kick(lane: Lane): void {
     if (this.stopping || lane.busy || lane.timer) return;
-    while (lane.queue.length > 0 && lane.queue[0]!.status !== 'pending') lane.queue.shift();
+    while (lane.queue.length > 0 && lane.queue[0].status !== 'pending') lane.queue.shift();
     const entry = lane.queue[0];
     if (!entry) {
       if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
@@ -424,7 +460,12 @@ export class DeliveryService extends EventEmitter implements Service {
     } catch (error) {
       // Recorded like any failed attempt, so the schedule (not a hot loop) decides what happens next.
       callback = { url: webhook.url, headers: {}, body: '' };
-      result = { at: Date.now(), durationMs: 0, response: null, error: `could not send the callback: ${(error as Error).message}` };
+      result = {
+        at: Date.now(),
+        durationMs: 0,
+        response: null,
+        error: `could not send the callback: ${(error as Error).message}`,
+      };
     }
     if (this.stopping) return;
     const code = result.response?.status;
@@ -436,8 +477,9 @@ export class DeliveryService extends EventEmitter implements Service {
     else {
       status = 'pending';
       const now = Date.now();
-      let wait = withJitter(this.schedule[round]!, this.jitter);
-      if (code === 429 || code === 503) wait = Math.max(wait, parseRetryAfter(result.response?.headers['retry-after'], now) ?? 0);
+      let wait = withJitter(this.schedule[round], this.jitter);
+      if (code === 429 || code === 503)
+        wait = Math.max(wait, parseRetryAfter(result.response?.headers['retry-after'], now) ?? 0);
       nextAt = now + wait;
     }
     const attempt = this.toAttempt(callback, webhook, result);
@@ -450,7 +492,8 @@ export class DeliveryService extends EventEmitter implements Service {
     } catch (error) {
       this.options.log.error(`delivery log write failed: ${(error as Error).message}`);
     }
-    if (this.listenerCount('delivery') > 0) this.emit('delivery', { delivery: this.summary(entry), attempt } satisfies DeliveryEvent);
+    if (this.listenerCount('delivery') > 0)
+      this.emit('delivery', { delivery: this.summary(entry), attempt } satisfies DeliveryEvent);
     if (status !== 'pending' && lane.queue[0] === entry) lane.queue.shift();
     this.pruneIfFull();
   }
@@ -494,7 +537,8 @@ export class DeliveryService extends EventEmitter implements Service {
     const list = this.options.directory.list();
     for (const lane of [...this.parked]) this.kick(lane);
     const ids = new Set(list.map((w) => w.id));
-    for (const lane of [...this.lanes.values()]) if (!ids.has(lane.webhookId) && !lane.busy) this.cancelLane(lane, 'webhook deleted');
+    for (const lane of [...this.lanes.values()])
+      if (!ids.has(lane.webhookId) && !lane.busy) this.cancelLane(lane, 'webhook deleted');
   }
 
   /**
@@ -516,23 +560,42 @@ export class DeliveryService extends EventEmitter implements Service {
       let moved = 0;
       for (const entry of stale) {
         const count = attemptCount(entry);
-        const lines = await Promise.all(Array.from({ length: count }, (_, i) => this.journal.read(attemptRef(entry, i))));
+        const lines = await Promise.all(
+          Array.from({ length: count }, (_, i) => this.journal.read(attemptRef(entry, i))),
+        );
         if (this.stopping) return;
         // Changed while reading (an attempt finished, or it was cancelled): next time.
         if (entry.status !== 'pending' || entry.dropped || attemptCount(entry) !== count) continue;
         const head = {
-          t: 'c', id: entry.id, e: entry.eventId, w: entry.webhookId, u: entry.udid, v: entry.event, m: entry.deviceName, q: entry.sequence,
-          o: entry.observedAt, x: entry.nextAt, s: entry.status, b: entry.base, ...(entry.test ? { T: 1 } : {}),
+          t: 'c',
+          id: entry.id,
+          e: entry.eventId,
+          w: entry.webhookId,
+          u: entry.udid,
+          v: entry.event,
+          m: entry.deviceName,
+          q: entry.sequence,
+          o: entry.observedAt,
+          x: entry.nextAt,
+          s: entry.status,
+          b: entry.base,
+          ...(entry.test ? { T: 1 } : {}),
         };
         const snapshot = this.journal.append(head);
         const copies = lines.map((line) =>
-          this.journal.append({ t: 'a', d: entry.id, s: entry.status, x: entry.nextAt }, line.toString('utf8', line.indexOf(9) + 1, line.length - 1)),
+          this.journal.append(
+            { t: 'a', d: entry.id, s: entry.status, x: entry.nextAt },
+            line.toString('utf8', line.indexOf(9) + 1, line.length - 1),
+          ),
         );
         await this.journal.commit();
         this.ledger.relocated(entry, snapshot, copies, count);
         moved += 1;
       }
-      if (moved) this.options.log.info(`delivery log: moved ${moved} long-pending deliveries forward so old journal segments can go`);
+      if (moved)
+        this.options.log.info(
+          `delivery log: moved ${moved} long-pending deliveries forward so old journal segments can go`,
+        );
     } catch (error) {
       // A shutdown closing the journal mid-way is not worth a warning; the next start retries.
       if (!this.stopping) this.options.log.warn(`delivery log compaction failed: ${(error as Error).message}`);
@@ -547,7 +610,11 @@ export class DeliveryService extends EventEmitter implements Service {
 
   // ---- shapes ----
 
-  private toAttempt(callback: { url: string; headers: Record<string, string>; body: string }, webhook: StoredWebhook, result: SendResult): Attempt {
+  private toAttempt(
+    callback: { url: string; headers: Record<string, string>; body: string },
+    webhook: StoredWebhook,
+    result: SendResult,
+  ): Attempt {
     return {
       at: new Date(result.at).toISOString(),
       durationMs: result.durationMs,

@@ -185,7 +185,9 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     for (const key of touched) {
       const fresh = grouped.get(key) ?? [];
       const entry = this.entryFor(key, fresh[0]?.udid);
-      entry.claims = entry.claims.filter((c) => c.source !== source).concat(fresh.map((claim) => ({ source, claim: { ...claim } })));
+      entry.claims = entry.claims
+        .filter((c) => c.source !== source)
+        .concat(fresh.map((claim) => ({ source, claim: { ...claim } })));
     }
     this.recomputeAll(touched);
     this.reported(source);
@@ -236,7 +238,16 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
   }
 
   private newEntry(record: PersistedDevice, known: boolean): Entry {
-    return { record, known, seen: false, fromLastRun: known, presences: [], claims: [], attachedSince: null, graceTimer: null };
+    return {
+      record,
+      known,
+      seen: false,
+      fromLastRun: known,
+      presences: [],
+      claims: [],
+      attachedSince: null,
+      graceTimer: null,
+    };
   }
 
   private entryFor(key: string, udid: string | undefined): Entry {
@@ -268,7 +279,8 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     const name = presence.name?.trim() || record.name;
     const platform: Platform = presence.platform ?? record.platform;
     const simulated = presence.simulated ?? record.simulated;
-    if (udid === record.udid && name === record.name && platform === record.platform && simulated === record.simulated) return;
+    if (udid === record.udid && name === record.name && platform === record.platform && simulated === record.simulated)
+      return;
     Object.assign(record, { udid, name, platform, simulated });
     if (entry.known) this.schedulePersist();
   }
@@ -293,7 +305,8 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     else entry.attachedSince ??= now;
     const record = entry.record;
     let status = deriveStatus(presences, entry.claims, entry.attachedSince, now, this.graceMs, record.status);
-    if (!this.reconciled && entry.fromLastRun && record.status === 'utilizing' && status === 'online') status = 'utilizing';
+    if (!this.reconciled && entry.fromLastRun && record.status === 'utilizing' && status === 'online')
+      status = 'utilizing';
     if (attachedOnly && entry.attachedSince !== null && now - entry.attachedSince <= this.graceMs) {
       this.armGrace(entry, entry.attachedSince + this.graceMs + 1 - now);
     } else {
@@ -338,7 +351,9 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
           try {
             listener.call(this, change);
           } catch (error) {
-            this.log.error(`tracker: a change listener failed on ${change.udid} ${change.from}→${change.to}: ${(error as Error).message}`);
+            this.log.error(
+              `tracker: a change listener failed on ${change.udid} ${change.from}→${change.to}: ${(error as Error).message}`,
+            );
           }
         }
       }
@@ -349,12 +364,15 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
 
   private armGrace(entry: Entry, delayMs: number): void {
     if (entry.graceTimer) return;
-    entry.graceTimer = setTimeout(() => {
-      entry.graceTimer = null;
-      if (this.closed || this.entries.get(udidKey(entry.record.udid)) !== entry) return;
-      this.recompute(entry);
-      this.drain();
-    }, Math.max(1, delayMs));
+    entry.graceTimer = setTimeout(
+      () => {
+        entry.graceTimer = null;
+        if (this.closed || this.entries.get(udidKey(entry.record.udid)) !== entry) return;
+        this.recompute(entry);
+        this.drain();
+      },
+      Math.max(1, delayMs),
+    );
     entry.graceTimer.unref();
   }
 
@@ -366,7 +384,8 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
   /** Forgets devices that were never listed and that no source sees any more. */
   private sweep(): void {
     for (const [key, entry] of this.entries) {
-      if (!entry.known && entry.presences.length === 0 && entry.claims.length === 0 && !entry.graceTimer) this.entries.delete(key);
+      if (!entry.known && entry.presences.length === 0 && entry.claims.length === 0 && !entry.graceTimer)
+        this.entries.delete(key);
     }
   }
 

@@ -56,7 +56,8 @@ export const USAGE = `Usage: npm run serve -- [options]
 
 /** The platform's per-user app data folder (Electron's `appData` + product name). */
 export function defaultDataDir(): string {
-  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Labhook');
+  if (process.platform === 'win32')
+    return join(process.env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Labhook');
   if (process.platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'Labhook');
   return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'Labhook');
 }
@@ -65,10 +66,10 @@ export function defaultDataDir(): string {
 export function parseArgs(argv: readonly string[]): Partial<Record<OptionName, string>> | 'help' {
   const values: Partial<Record<OptionName, string>> = {};
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === '--help' || arg === '-h') return 'help';
     const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match || !(match[1]! in OPTIONS)) throw new ConfigError(`Unknown option ${arg}\n${USAGE}`);
+    if (!match || !(match[1] in OPTIONS)) throw new ConfigError(`Unknown option ${arg}\n${USAGE}`);
     const name = match[1] as OptionName;
     const value = match[2] ?? argv[++i];
     if (value === undefined) throw new ConfigError(`Option --${name} needs a value`);
@@ -92,15 +93,17 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const off = (v: string) => v.trim().toLowerCase() === 'off';
 
   const port = Number(value('port'));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0–65535, not "${value('port')}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`--port must be 0–65535, not "${value('port')}"`);
 
   const adbText = value('adb');
   let adb: EngineConfig['adb'] = null;
   if (!off(adbText)) {
     const match = /^(.+):(\d+)$/.exec(adbText.trim());
     const adbPort = Number(match?.[2]);
-    if (!match || adbPort < 1 || adbPort > 65535) throw new ConfigError(`--adb must be HOST:PORT or off, not "${adbText}"`);
-    adb = { host: match[1]!.replace(/^\[|\]$/g, ''), port: adbPort };
+    if (!match || adbPort < 1 || adbPort > 65535)
+      throw new ConfigError(`--adb must be HOST:PORT or off, not "${adbText}"`);
+    adb = { host: match[1].replace(/^\[|\]$/g, ''), port: adbPort };
   }
 
   const appiumText = value('appium');
@@ -114,7 +117,8 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
       } catch {
         // reported below
       }
-      if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new ConfigError(`--appium must be http(s) URLs separated by commas, or off; "${url}" is not one`);
+      if (!parsed || !/^https?:$/.test(parsed.protocol))
+        throw new ConfigError(`--appium must be http(s) URLs separated by commas, or off; "${url}" is not one`);
     }
   }
 
@@ -123,7 +127,8 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
 
   const usbmuxText = value('usbmux');
   const demo = Number(value('demo'));
-  if (!Number.isInteger(demo) || demo < 0 || demo > 1000) throw new ConfigError(`--demo must be a number of phones from 0 to 1000, not "${value('demo')}"`);
+  if (!Number.isInteger(demo) || demo < 0 || demo > 1000)
+    throw new ConfigError(`--demo must be a number of phones from 0 to 1000, not "${value('demo')}"`);
 
   return {
     dataDir: value('data-dir'),

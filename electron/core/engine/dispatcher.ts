@@ -12,13 +12,20 @@ export type Handlers = { [N in OperationName]: (input: ParsedInputOf<N>, caller:
 export class Dispatcher {
   constructor(private readonly handlers: Handlers) {}
 
-  async invoke<N extends OperationName>(caller: Caller | null, name: N, input: InputOf<N> | Record<string, unknown>): Promise<OutputOf<N>> {
+  async invoke<N extends OperationName>(
+    caller: Caller | null,
+    name: N,
+    input: InputOf<N> | Record<string, unknown>,
+  ): Promise<OutputOf<N>> {
     const op = operations[name];
     if (!op) throw new ApiError('not_found', `Unknown operation ${String(name)}`);
     if (op.permission !== null) {
       if (!caller) throw new ApiError('unauthorized', 'Sign in with an API token: Authorization: Bearer <token>');
       if (!allows(caller.role, op.permission)) {
-        throw new ApiError('forbidden', `The ${caller.role} role may not do this (needs ${op.permission === 'admin' ? 'the admin role' : op.permission === 'org_setting.modify' ? 'the org_setting.modify permission' : op.permission})`);
+        throw new ApiError(
+          'forbidden',
+          `The ${caller.role} role may not do this (needs ${op.permission === 'admin' ? 'the admin role' : op.permission === 'org_setting.modify' ? 'the org_setting.modify permission' : op.permission})`,
+        );
       }
     }
     const raw = input as { params?: unknown; query?: unknown; body?: unknown };

@@ -55,7 +55,12 @@ export class Engine {
     }
   }
 
-  private static async assemble(config: EngineConfig, log: Logger, db: Database, stopStore: () => Promise<void>): Promise<Engine> {
+  private static async assemble(
+    config: EngineConfig,
+    log: Logger,
+    db: Database,
+    stopStore: () => Promise<void>,
+  ): Promise<Engine> {
     const tokens = new TokenService(db, config.adminToken);
     const webhooks = new WebhookStore(db);
     const publish = (event: ServerEvent) => engine.events.emit('event', event);
@@ -64,13 +69,33 @@ export class Engine {
     const devices = wireDevices({ config, db, log, publish, onChange: (change) => deliveries.enqueue(change) });
 
     const dispatcher = new Dispatcher(
-      createHandlers({ version: VERSION, db, tokens, webhooks, devices: devices.directory, reservations: devices.reservations, deliveries: deliveries.service, sources: devices.board }),
+      createHandlers({
+        version: VERSION,
+        db,
+        tokens,
+        webhooks,
+        devices: devices.directory,
+        reservations: devices.reservations,
+        deliveries: deliveries.service,
+        sources: devices.board,
+      }),
     );
     const engine = new Engine(config, dispatcher, tokens, db);
 
-    webhooks.on('removed', (id) => void deliveries.service.cancelWebhook(id).catch((error: Error) => log.error(`could not cancel the callbacks of webhook ${id}: ${error.message}`)));
+    webhooks.on(
+      'removed',
+      (id) =>
+        void deliveries.service
+          .cancelWebhook(id)
+          .catch((error: Error) => log.error(`could not cancel the callbacks of webhook ${id}: ${error.message}`)),
+    );
     // The delivery engine logs why it disabled a webhook; the window and the event stream hear of it here.
-    webhooks.on('disabled', (webhook, reason) => publish({ type: 'notice', data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` } }));
+    webhooks.on('disabled', (webhook, reason) =>
+      publish({
+        type: 'notice',
+        data: { level: 'warning', message: `Webhook "${webhook.name}" was disabled: ${reason}` },
+      }),
+    );
 
     // Delivery boots before the devices so no status change finds it closed.
     const stopServices = await bootAll([deliveries.service, ...devices.services], log);

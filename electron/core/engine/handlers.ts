@@ -46,7 +46,8 @@ export function createHandlers(d: HandlerDeps): Handlers {
     },
     reserveDevice: async ({ params, body }) => d.reservations.reserve(device(params.udid).udid, body),
     releaseDevice: async ({ params }) => {
-      if (!d.reservations.release(params.udid, params.id)) throw notFound(`Session ${params.id} on device ${params.udid}`);
+      if (!d.reservations.release(params.udid, params.id))
+        throw notFound(`Session ${params.id} on device ${params.udid}`);
     },
 
     listWebhooks: async (_, caller) => ({ items: d.webhooks.list().map((w) => visibleTo(caller, w)) }),

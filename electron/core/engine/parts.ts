@@ -2,7 +2,15 @@
  * What the API handlers need from the engine's parts, as narrow interfaces so the handlers read
  * as the contract and the parts stay replaceable.
  */
-import type { Attempt, Delivery, DeliveryStatus, Device, Reservation, SourceInfo, WebhookEvent } from '../api/schemas.js';
+import type {
+  Attempt,
+  Delivery,
+  DeliveryStatus,
+  Device,
+  Reservation,
+  SourceInfo,
+  WebhookEvent,
+} from '../api/schemas.js';
 import type { StoredWebhook } from '../webhooks/model.js';
 
 export interface DeviceDirectory {
@@ -18,7 +26,13 @@ export interface ReservationDesk {
 }
 
 export interface DeliveryDesk {
-  list(query: { webhookId?: number; udid?: string; status?: DeliveryStatus; limit: number; cursor?: string }): Promise<{ items: Delivery[]; next: string | null }>;
+  list(query: {
+    webhookId?: number;
+    udid?: string;
+    status?: DeliveryStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ items: Delivery[]; next: string | null }>;
   /** Throws not_found for an unknown id. */
   get(id: string): Promise<Delivery>;
   redeliver(id: string): Promise<Delivery>;

@@ -7,11 +7,15 @@ export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && JSON.parse(readFileSync(candidate, 'utf8')).name === 'labhook') return dir;
+    if (existsSync(candidate) && readPackage(candidate).name === 'labhook') return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('Cannot find Labhook\'s package.json');
+    if (parent === dir) throw new Error("Cannot find Labhook's package.json");
     dir = parent;
   }
 }
 
-export const VERSION: string = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')).version;
+function readPackage(file: string): { name?: string; version?: string } {
+  return JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+}
+
+export const VERSION: string = readPackage(join(projectRoot(), 'package.json')).version ?? '0.0.0';

@@ -7,7 +7,14 @@ import type { Database } from '../store/database.js';
 import type { WebhookStore } from '../webhooks/store.js';
 import type { EngineConfig } from './config.js';
 
-export function wireDelivery(options: { config: EngineConfig; db: Database; webhooks: WebhookStore; log: Logger; version: string; publish: (event: ServerEvent) => void }): {
+export function wireDelivery(options: {
+  config: EngineConfig;
+  db: Database;
+  webhooks: WebhookStore;
+  log: Logger;
+  version: string;
+  publish: (event: ServerEvent) => void;
+}): {
   service: DeliveryService;
   enqueue(change: StatusChange): void;
 } {
@@ -27,7 +34,11 @@ export function wireDelivery(options: { config: EngineConfig; db: Database; webh
     enqueue(change) {
       // Kobiton's rules fire nothing for utilizing → online; the window still hears of the change.
       if (change.event === null) return;
-      service.enqueue(change).catch((error: Error) => log.error(`could not record the ${change.event} callbacks for ${change.udid}: ${error.message}`));
+      service
+        .enqueue(change)
+        .catch((error: Error) =>
+          log.error(`could not record the ${change.event} callbacks for ${change.udid}: ${error.message}`),
+        );
     },
   };
 }

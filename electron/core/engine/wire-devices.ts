@@ -31,10 +31,19 @@ const OFF_DETAIL: Record<SourceName, string> = {
   demo: 'no simulated phones (--demo 0)',
 };
 
-export function wireDevices(options: { config: EngineConfig; db: Database; log: Logger; publish: (event: ServerEvent) => void; onChange: (change: StatusChange) => void }): DeviceWiring {
+export function wireDevices(options: {
+  config: EngineConfig;
+  db: Database;
+  log: Logger;
+  publish: (event: ServerEvent) => void;
+  onChange: (change: StatusChange) => void;
+}): DeviceWiring {
   const { config, db, log, publish, onChange } = options;
   // Sources report to the tracker, which is built below once their list is known.
-  const sink: DeviceSink = { reportPresences: (...args) => tracker.reportPresences(...args), reportSessions: (...args) => tracker.reportSessions(...args) };
+  const sink: DeviceSink = {
+    reportPresences: (...args) => tracker.reportPresences(...args),
+    reportSessions: (...args) => tracker.reportSessions(...args),
+  };
   const reservations = new Reservations({
     sink,
     initial: db.data.reservations,
@@ -65,7 +74,8 @@ export function wireDevices(options: { config: EngineConfig; db: Database; log: 
   tracker.on('change', (change) => {
     onChange(change);
     const device = tracker.device(change.udid);
-    if (device) publish({ type: 'device', data: { device, from: change.from, event: change.event, sequence: change.sequence } });
+    if (device)
+      publish({ type: 'device', data: { device, from: change.from, event: change.event, sequence: change.sequence } });
   });
 
   const board: SourceBoard = {

@@ -50,9 +50,11 @@ export class Database implements Service {
     }
     const parsed = DbSchema.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const issue = parsed.error.issues[0];
       const where = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
-      throw new DataFileError(`${this.path} does not match Labhook's format at ${where}: ${issue.message}. Labhook left it untouched; fix or move it, then start again.`);
+      throw new DataFileError(
+        `${this.path} does not match Labhook's format at ${where}: ${issue.message}. Labhook left it untouched; fix or move it, then start again.`,
+      );
     }
     this.low.data = parsed.data;
   }

@@ -29,7 +29,9 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     try {
       return JSON.parse(text) as T;
     } catch (error) {
-      throw new DataFileError(`${this.path} is not valid JSON (${(error as Error).message}). Labhook left it untouched; fix or move it, then start again.`);
+      throw new DataFileError(
+        `${this.path} is not valid JSON (${(error as Error).message}). Labhook left it untouched; fix or move it, then start again.`,
+      );
     }
   }
 

@@ -43,7 +43,9 @@ export class DirectoryLock {
       const text = await readFile(this.path, 'utf8').catch(() => '');
       const pid = Number.parseInt(text.trim(), 10);
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new LockError(`Another Labhook (PID ${pid}) is already using ${dirname(this.path)}; stop it first or choose another --data-dir`);
+        throw new LockError(
+          `Another Labhook (PID ${pid}) is already using ${dirname(this.path)}; stop it first or choose another --data-dir`,
+        );
       }
       // Stale: its owner is gone (or the file is empty/garbled from a crash mid-write).
       await unlink(this.path).catch(() => undefined);

@@ -21,6 +21,7 @@ export interface WebhookDirectory {
 /** The secrets to sign with now: the current one first, then a rotated-out one still in its grace period. */
 export function signingSecrets(webhook: StoredWebhook, now = Date.now()): string[] {
   const secrets = [webhook.secret];
-  if (webhook.previousSecret && Date.parse(webhook.previousSecret.expiresAt) > now) secrets.push(webhook.previousSecret.secret);
+  if (webhook.previousSecret && Date.parse(webhook.previousSecret.expiresAt) > now)
+    secrets.push(webhook.previousSecret.secret);
   return secrets;
 }

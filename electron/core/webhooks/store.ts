@@ -108,7 +108,9 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
 
   private assertNameFree(name: string): void {
     if (this.db.data.webhooks.some((w) => w.name === name)) {
-      throw new ApiError('name_taken', `A webhook named "${name}" already exists`, { name: 'Webhook Name must be unique in the org' });
+      throw new ApiError('name_taken', `A webhook named "${name}" already exists`, {
+        name: 'Webhook Name must be unique in the org',
+      });
     }
   }
 }

@@ -9,7 +9,9 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Client } from '@devicefarmer/adbkit';
 
-const { Adb, ShellCommand } = createRequire(import.meta.url)('@devicefarmer/adbkit') as typeof import('@devicefarmer/adbkit');
+const { Adb, ShellCommand } = createRequire(import.meta.url)(
+  '@devicefarmer/adbkit',
+) as typeof import('@devicefarmer/adbkit');
 
 type Connection = Awaited<ReturnType<ReturnType<Client['getDevice']>['transport']>>;
 
@@ -18,7 +20,7 @@ const PROPERTY_LINE = /^\[([\s\S]*?)\]: \[([\s\S]*?)\]\r?$/gm;
 
 export function parseGetprop(output: string): Record<string, string> {
   const properties: Record<string, string> = {};
-  for (const match of output.matchAll(PROPERTY_LINE)) properties[match[1]!] = match[2]!;
+  for (const match of output.matchAll(PROPERTY_LINE)) properties[match[1]] = match[2]!;
   return properties;
 }
 

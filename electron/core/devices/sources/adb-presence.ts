@@ -47,7 +47,13 @@ export function presenceFor(serial: string, state: string, props: DeviceProps | 
     if (!props) return null;
     return { key: serial, udid: udidFor(serial, props), state: 'ready', platform: 'android', name: props.model };
   }
-  const presence: Presence = { key: serial, udid: udidFor(serial, props), state: 'unusable', platform: 'android', detail: state };
+  const presence: Presence = {
+    key: serial,
+    udid: udidFor(serial, props),
+    state: 'unusable',
+    platform: 'android',
+    detail: state,
+  };
   if (props && !props.failed) presence.name = props.model;
   return presence;
 }
@@ -55,9 +61,17 @@ export function presenceFor(serial: string, state: string, props: DeviceProps | 
 export function samePresences(a: readonly Presence[], b: readonly Presence[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.key !== y.key || x.udid !== y.udid || x.state !== y.state || x.name !== y.name || x.detail !== y.detail || x.platform !== y.platform) return false;
+    const x = a[i];
+    const y = b[i];
+    if (
+      x.key !== y.key ||
+      x.udid !== y.udid ||
+      x.state !== y.state ||
+      x.name !== y.name ||
+      x.detail !== y.detail ||
+      x.platform !== y.platform
+    )
+      return false;
   }
   return true;
 }

@@ -136,7 +136,8 @@ export class AdbSource implements DeviceSource {
     if (!this.running) return;
     this.running = false;
     this.dropSession();
-    for (const timer of [this.retryTimer, this.goneTimer, this.settleTimer, this.arrivalTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.retryTimer, this.goneTimer, this.settleTimer, this.arrivalTimer])
+      if (timer) clearTimeout(timer);
     this.retryTimer = this.goneTimer = this.settleTimer = this.arrivalTimer = null;
     this.client = null;
     this.state = { state: 'off', detail: 'stopped' };
@@ -187,7 +188,8 @@ export class AdbSource implements DeviceSource {
       // The answer in flight may predate the change just pushed: ask again once it is in.
       if (pushed) this.pollAgain = true;
       // A server that accepts but never answers is as good as gone; start over.
-      if (Date.now() - this.pollStartedAt > Math.max(10_000, 3 * this.pollMs)) this.lost(session, new Error('the adb server stopped answering'));
+      if (Date.now() - this.pollStartedAt > Math.max(10_000, 3 * this.pollMs))
+        this.lost(session, new Error('the adb server stopped answering'));
       return;
     }
     this.pollStartedAt = Date.now();
@@ -229,7 +231,11 @@ export class AdbSource implements DeviceSource {
       }
     }
     this.state = { state: 'running', detail: `adb server at ${this.address}` };
-    this.log.info(this.downLogged ? `adb: the adb server at ${this.address} is back` : `adb: watching devices through the adb server at ${this.address}`);
+    this.log.info(
+      this.downLogged
+        ? `adb: the adb server at ${this.address} is back`
+        : `adb: watching devices through the adb server at ${this.address}`,
+    );
     this.downLogged = false;
   }
 
@@ -298,9 +304,11 @@ export class AdbSource implements DeviceSource {
     const err = error as NodeJS.ErrnoException | undefined;
     const code = err?.code;
     const spawnFailed = code === 'ENOENT' && typeof err?.syscall === 'string' && err.syscall.startsWith('spawn');
-    if (spawnFailed || code === 'ECONNREFUSED') return `no adb server is listening at ${this.address} (start one with "adb start-server")`;
-    if (code === 'ECONNRESET' || /Connection closed|tracker ended/.test(err?.message ?? '')) return `the adb server at ${this.address} closed the connection`;
-    const message = (err?.message ?? String(error)).split('\n')[0]!.trim();
+    if (spawnFailed || code === 'ECONNREFUSED')
+      return `no adb server is listening at ${this.address} (start one with "adb start-server")`;
+    if (code === 'ECONNRESET' || /Connection closed|tracker ended/.test(err?.message ?? ''))
+      return `the adb server at ${this.address} closed the connection`;
+    const message = (err?.message ?? String(error)).split('\n')[0].trim();
     return `the adb server at ${this.address} is unreachable: ${message}`;
   }
 
@@ -340,7 +348,9 @@ export class AdbSource implements DeviceSource {
         }
         if (!this.warnedGetprop.has(serial)) {
           this.warnedGetprop.add(serial);
-          this.log.warn(`adb: could not read the properties of ${serial} (${failure}); using the adb serial as its udid`);
+          this.log.warn(
+            `adb: could not read the properties of ${serial} (${failure}); using the adb serial as its udid`,
+          );
         }
         props = { serialno: serial, model: UNKNOWN_MODEL, failed: true };
       }
@@ -400,16 +410,21 @@ export class AdbSource implements DeviceSource {
 
     // What adb no longer lists is forgotten: the next phone at that address may be another one.
     const keep = new Set(presences.map((presence) => presence.key));
-    for (const serial of this.props.keys()) if (!this.devices.has(serial) && !keep.has(serial)) this.props.delete(serial);
+    for (const serial of this.props.keys())
+      if (!this.devices.has(serial) && !keep.has(serial)) this.props.delete(serial);
     for (const serial of this.warnedGetprop) if (!this.devices.has(serial)) this.warnedGetprop.delete(serial);
-    for (const serial of this.arriving.keys()) if (this.devices.get(serial) === undefined || keep.has(serial)) this.arriving.delete(serial);
+    for (const serial of this.arriving.keys())
+      if (this.devices.get(serial) === undefined || keep.has(serial)) this.arriving.delete(serial);
     if (this.arrivalTimer) clearTimeout(this.arrivalTimer);
     this.arrivalTimer = null;
     if (nextArrival !== Infinity) {
-      this.arrivalTimer = setTimeout(() => {
-        this.arrivalTimer = null;
-        this.publish();
-      }, Math.max(0, nextArrival - now));
+      this.arrivalTimer = setTimeout(
+        () => {
+          this.arrivalTimer = null;
+          this.publish();
+        },
+        Math.max(0, nextArrival - now),
+      );
       this.arrivalTimer.unref?.();
     }
 

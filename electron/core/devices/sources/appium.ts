@@ -95,7 +95,7 @@ export class AppiumSource implements DeviceSource {
       if (server.timer) clearTimeout(server.timer);
       server.timer = null;
     }
-    await Promise.all(this.servers.map((server) => server.inFlight));
+    await Promise.all(this.servers.flatMap((server) => (server.inFlight ? [server.inFlight] : [])));
     const agent = this.agent;
     this.agent = null;
     await agent?.destroy();
@@ -107,10 +107,14 @@ export class AppiumSource implements DeviceSource {
     const problems = this.servers.flatMap((server) => (server.problem ? [server.problem] : []));
     if (problems.length > 0) return { state: 'unavailable', detail: problems.join('; ') };
     const waiting = this.servers.filter((server) => !server.checked);
-    if (waiting.length > 0) return { state: 'running', detail: `waiting for the first answer from ${waiting.map((s) => s.url).join(', ')}` };
+    if (waiting.length > 0)
+      return { state: 'running', detail: `waiting for the first answer from ${waiting.map((s) => s.url).join(', ')}` };
     const sessions = this.servers.reduce((sum, server) => sum + server.claims.length, 0);
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-    return { state: 'running', detail: `watching ${plural(this.servers.length, 'Appium server')}, ${plural(sessions, 'session')}` };
+    return {
+      state: 'running',
+      detail: `watching ${plural(this.servers.length, 'Appium server')}, ${plural(sessions, 'session')}`,
+    };
   }
 
   private pollSoon(server: ServerWatch, delay: number): void {
@@ -173,18 +177,30 @@ export class AppiumSource implements DeviceSource {
     try {
       body = JSON.parse(text);
     } catch {
-      return { kind: 'failed', problem: `${where} answered ${statusCode} with something that is not JSON; is it an Appium server?` };
+      return {
+        kind: 'failed',
+        problem: `${where} answered ${statusCode} with something that is not JSON; is it an Appium server?`,
+      };
     }
     const value = (body as { value?: unknown } | null)?.value;
     if (statusCode !== 200) {
-      const message = typeof (value as { message?: unknown } | undefined)?.message === 'string' ? (value as { message: string }).message : '';
+      const message =
+        typeof (value as { message?: unknown } | undefined)?.message === 'string'
+          ? (value as { message: string }).message
+          : '';
       if (message.includes('session_discovery')) {
-        return { kind: 'failed', problem: `${where} does not allow session discovery: start it with ${SESSION_DISCOVERY_FLAG}` };
+        return {
+          kind: 'failed',
+          problem: `${where} does not allow session discovery: start it with ${SESSION_DISCOVERY_FLAG}`,
+        };
       }
       if (statusCode === 404) {
         return { kind: 'failed', problem: `${where} has no GET /appium/sessions (Appium 3 or newer is needed)` };
       }
-      return { kind: 'failed', problem: `${where} answered ${statusCode} to GET /appium/sessions${message ? `: ${message.slice(0, 200)}` : ''}` };
+      return {
+        kind: 'failed',
+        problem: `${where} answered ${statusCode} to GET /appium/sessions${message ? `: ${message.slice(0, 200)}` : ''}`,
+      };
     }
     if (!Array.isArray(value)) {
       return { kind: 'failed', problem: `${where} answered GET /appium/sessions without a session list` };
@@ -200,11 +216,18 @@ export class AppiumSource implements DeviceSource {
       if (!udid) {
         if (!server.warnedSessions.has(id)) {
           server.warnedSessions.add(id);
-          this.log.warn(`${where}: session ${id} names no device (no udid in its capabilities), so no device is marked utilizing for it`);
+          this.log.warn(
+            `${where}: session ${id} names no device (no udid in its capabilities), so no device is marked utilizing for it`,
+          );
         }
         continue;
       }
-      claims.push({ id: `appium:${server.url}:${id}`, udid, label: `Appium session ${id} (${server.url})`, expiresAt: null });
+      claims.push({
+        id: `appium:${server.url}:${id}`,
+        udid,
+        label: `Appium session ${id} (${server.url})`,
+        expiresAt: null,
+      });
     }
     for (const id of server.warnedSessions) if (!present.has(id)) server.warnedSessions.delete(id);
     return { kind: 'ok', claims };
@@ -213,18 +236,26 @@ export class AppiumSource implements DeviceSource {
   private networkOutcome(where: string, error: unknown): Outcome {
     const err = error as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = err.code ?? err.cause?.code;
-    if (err.name === 'TimeoutError' || err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err instanceof errors.ConnectTimeoutError) {
+    if (
+      err.name === 'TimeoutError' ||
+      err instanceof errors.HeadersTimeoutError ||
+      err instanceof errors.BodyTimeoutError ||
+      err instanceof errors.ConnectTimeoutError
+    ) {
       return { kind: 'timeout', problem: `${where} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s` };
     }
     if (code === 'ECONNREFUSED') return { kind: 'failed', problem: `${where} is unreachable (connection refused)` };
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'failed', problem: `${where} is unreachable (unknown host)` };
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return { kind: 'failed', problem: `${where} is unreachable (unknown host)` };
     const detail = err.cause?.message ?? err.message;
     // Resets and other socket errors: treated like a timeout, the server may be up and busy.
     return { kind: 'timeout', problem: `${where} is unreachable (${code ?? detail})` };
   }
 
   private report(): void {
-    const claims = this.servers.flatMap((server) => server.claims).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const claims = this.servers
+      .flatMap((server) => server.claims)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const key = JSON.stringify(claims);
     if (key === this.lastReported) return;
     this.lastReported = key;

@@ -58,7 +58,7 @@ export class DemoSource implements DeviceSource {
     const width = Math.max(2, String(count).length);
     this.phones = Array.from({ length: count }, (_, i) => ({
       udid: `demo-${String(i + 1).padStart(width, '0')}`,
-      ...MODELS[i % MODELS.length]!,
+      ...MODELS[i % MODELS.length],
       phase: i % CYCLE.length,
       session: null,
       timer: null,
@@ -78,7 +78,9 @@ export class DemoSource implements DeviceSource {
     this.reportSessions();
     this.reportPresences();
     // Spread the first steps over one period so the phones do not change in lockstep.
-    this.phones.forEach((phone, i) => this.schedule(phone, (this.stepMs * (i + this.random())) / Math.max(1, this.phones.length)));
+    this.phones.forEach((phone, i) =>
+      this.schedule(phone, (this.stepMs * (i + this.random())) / Math.max(1, this.phones.length)),
+    );
     this.log.info(`demo: ${this.phones.length} simulated phones`);
   }
 
@@ -99,9 +101,9 @@ export class DemoSource implements DeviceSource {
   private step(phone: Phone): void {
     phone.timer = null;
     if (!this.running) return;
-    const before = CYCLE[phone.phase]!;
+    const before = CYCLE[phone.phase];
     phone.phase = (phone.phase + 1) % CYCLE.length;
-    const after = CYCLE[phone.phase]!;
+    const after = CYCLE[phone.phase];
     if (after === 'utilizing') {
       phone.session = this.newSession(phone);
       this.reportSessions();
@@ -122,7 +124,7 @@ export class DemoSource implements DeviceSource {
   private reportPresences(): void {
     const presences: Presence[] = [];
     for (const phone of this.phones) {
-      const status = CYCLE[phone.phase]!;
+      const status = CYCLE[phone.phase];
       if (status === 'unplugged') continue;
       presences.push({
         key: `demo:${phone.udid}`,
@@ -138,6 +140,9 @@ export class DemoSource implements DeviceSource {
   }
 
   private reportSessions(): void {
-    this.sink.reportSessions('demo', this.phones.flatMap((phone) => (phone.session ? [phone.session] : [])));
+    this.sink.reportSessions(
+      'demo',
+      this.phones.flatMap((phone) => (phone.session ? [phone.session] : [])),
+    );
   }
 }

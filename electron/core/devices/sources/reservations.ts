@@ -123,7 +123,9 @@ export class Reservations implements Service {
 
   private expiry(ttlSeconds: number): string {
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-      throw new ApiError('validation_failed', 'Some fields are not valid', { ttlSeconds: 'ttlSeconds must be a positive number' });
+      throw new ApiError('validation_failed', 'Some fields are not valid', {
+        ttlSeconds: 'ttlSeconds must be a positive number',
+      });
     }
     return new Date(this.now() + ttlSeconds * 1000).toISOString();
   }

@@ -100,7 +100,10 @@ export class UsbSource implements DeviceSource {
     if (this.stopped) return;
 
     if (hotplugProblem) {
-      this.current = { state: 'running', detail: `polling the USB bus every ${POLL_MS / 1000} s (no hotplug: ${hotplugProblem})` };
+      this.current = {
+        state: 'running',
+        detail: `polling the USB bus every ${POLL_MS / 1000} s (no hotplug: ${hotplugProblem})`,
+      };
       this.log.warn(`usb: no hotplug events (${hotplugProblem}); polling the bus every ${POLL_MS / 1000} s instead`);
       this.schedule(POLL_MS);
     } else {
@@ -201,7 +204,10 @@ export class UsbSource implements DeviceSource {
     const next = new Map<string, Presence | null>();
     for (const device of list) {
       // A device known already keeps its presence: its sysfs folder was read when it arrived.
-      next.set(device.handle, this.devices.has(device.handle) ? (this.devices.get(device.handle) ?? null) : await this.presenceOf(device));
+      next.set(
+        device.handle,
+        this.devices.has(device.handle) ? (this.devices.get(device.handle) ?? null) : await this.presenceOf(device),
+      );
     }
     this.devices = next;
     this.report(this.presences(), first);
@@ -220,7 +226,9 @@ export class UsbSource implements DeviceSource {
   }
 
   private presences(): Presence[] {
-    return [...this.devices.values()].filter((p): p is Presence => p !== null).sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.devices.values()]
+      .filter((p): p is Presence => p !== null)
+      .sort((a, b) => a.key.localeCompare(b.key));
   }
 
   private report(presences: Presence[], force = false): void {
@@ -254,7 +262,10 @@ export class UsbSource implements DeviceSource {
     // With neither, the device has no serial string: there is nothing to match it to adb/usbmuxd by.
     const serial = (await readAttribute(dir, 'serial')) ?? nonEmpty(safe(() => device.serialNumber));
     if (!serial) {
-      this.sayOnce(`noserial:${key}`, `usb: ${maker.maker} device at ${key} (${hex(device.vendorId)}:${hex(device.productId)}) has no USB serial number; ignored`);
+      this.sayOnce(
+        `noserial:${key}`,
+        `usb: ${maker.maker} device at ${key} (${hex(device.vendorId)}:${hex(device.productId)}) has no USB serial number; ignored`,
+      );
       return null;
     }
     const product = (await readAttribute(dir, 'product')) ?? nonEmpty(safe(() => device.productName));

@@ -56,7 +56,13 @@ export function deviceNameFor(productId: number | undefined): string {
 }
 
 function isDict(value: PlistValue | undefined): value is PlistDict {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && !(value instanceof Uint8Array);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Date) &&
+    !(value instanceof Uint8Array)
+  );
 }
 
 export class UsbmuxSource implements DeviceSource {
@@ -216,7 +222,7 @@ export class UsbmuxSource implements DeviceSource {
       case 'Result':
         if (this.listening || tag !== this.listenTag) return;
         if (message.Number !== 0) {
-          this.lastError = `usbmuxd at ${this.socketPath} refused Listen (result ${String(message.Number)})`;
+          this.lastError = `usbmuxd at ${this.socketPath} refused Listen (result ${JSON.stringify(message.Number)})`;
           socket.destroy();
           return;
         }
