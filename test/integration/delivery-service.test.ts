@@ -2,100 +2,28 @@ import { appendFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Attempt as AttemptShape, Delivery as DeliveryShape, type Delivery } from '../../electron/core/api/schemas.js';
-import {
-  DeliveryService,
-  type DeliveryEvent,
-  type DeliveryNotice,
-  type DeliveryServiceOptions,
-} from '../../electron/core/delivery/service.js';
-import { memoryLogger } from '../../electron/core/log.js';
+import { Attempt as AttemptShape, Delivery as DeliveryShape } from '../../electron/core/api/schemas.js';
+import type { DeliveryNotice, DeliveryServiceOptions } from '../../electron/core/delivery/service.js';
 import type { StoredWebhook } from '../../electron/core/webhooks/model.js';
-import { failFirst, replies, startReceiver, type Receiver } from '../peers/receivers.js';
-import { MemoryDirectory, makeChange, makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { failFirst, replies, type Receiver, type startReceiver } from '../peers/receivers.js';
+import { makeChange, makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
+import {
+  harness as startHarness,
+  only,
+  receiver as startTracked,
+  settled,
+  type Cleanups,
+} from '../helpers/delivery-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const r = await startReceiver(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Harness {
-  service: DeliveryService;
-  directory: MemoryDirectory;
-  dir: string;
-  log: ReturnType<typeof memoryLogger>;
-  events: DeliveryEvent[];
-  restart(): Promise<DeliveryService>;
-}
-
-async function harness(
-  webhooks: StoredWebhook[],
-  options: Partial<DeliveryServiceOptions> = {},
-  dataDir?: string,
-): Promise<Harness> {
-  const tmp = dataDir ? null : await tempDir();
-  const dir = dataDir ?? tmp!.path;
-  if (tmp) cleanups.push(tmp.remove);
-  const directory = new MemoryDirectory(webhooks);
-  const log = memoryLogger();
-  const events: DeliveryEvent[] = [];
-  const make = () => {
-    const service = new DeliveryService({
-      dataDir: dir,
-      directory,
-      org: () => ({ id: 7, name: 'Lab' }),
-      retrySchedule: [0, 50, 100],
-      timeoutMs: 5000,
-      version: '0.1.0-test',
-      log,
-      jitter: 0,
-      ...options,
-    });
-    service.on('delivery', (e: DeliveryEvent) => events.push(e));
-    cleanups.push(() => service.shutdown());
-    return service;
-  };
-  const h: Harness = {
-    service: make(),
-    directory,
-    dir,
-    log,
-    events,
-    async restart() {
-      await h.service.shutdown();
-      h.service = make();
-      await h.service.boot();
-      return h.service;
-    },
-  };
-  await h.service.boot();
-  return h;
-}
-
-async function settled(service: DeliveryService, id: string, timeoutMs = 15_000): Promise<Delivery> {
-  let delivery: Delivery | undefined;
-  await waitFor(
-    `delivery ${id} to settle`,
-    async () => {
-      delivery = await service.get(id);
-      return delivery.status !== 'pending';
-    },
-    timeoutMs,
-  );
-  return delivery!;
-}
-
-async function only(service: DeliveryService, query: Parameters<DeliveryService['list']>[0] = {}): Promise<Delivery[]> {
-  return (await service.list({ limit: 500, ...query })).items;
-}
+const receiver = (...args: Parameters<typeof startReceiver>) => startTracked(cleanups, ...args);
+const harness = (webhooks: StoredWebhook[], options?: Partial<DeliveryServiceOptions>, dataDir?: string) =>
+  startHarness(cleanups, webhooks, options, dataDir);
 
 describe('delivery service', () => {
   it('sends Kobiton body and signed headers, and logs the attempt', async () => {
@@ -384,6 +312,21 @@ describe('delivery service', () => {
     // Still failed after a restart.
     await h.restart();
     expect((await only(h.service)).map((d) => d.status)).toEqual(['failed', 'failed', 'failed']);
+  });
+
+  it("takes every spelling of an iPhone's UDID as one device: scope, order and the udid filter", async () => {
+    const dashed = '00008030-001A2B3C4D5E6F70';
+    const bus = '00008030001a2b3c4d5e6f70';
+    // The first attempt fails, so the second change must wait behind its retry.
+    const r = await receiver(failFirst(1, replies.status(500)));
+    const h = await harness([makeWebhook({ id: 1, url: r.url, devices: [dashed] })], { retrySchedule: [0, 200] });
+    await h.service.enqueue(makeChange(bus, 'online', 1));
+    await h.service.enqueue(makeChange(dashed, 'offline', 2));
+    await r.waitFor(3);
+    expect(r.received.map((q) => q.headers['labhook-sequence'])).toEqual(['1', '1', '2']);
+    for (const udid of [dashed, bus, dashed.toLowerCase(), bus.toUpperCase()])
+      expect(await only(h.service, { udid })).toHaveLength(2);
+    expect(await only(h.service, { udid: 'some-android-serial' })).toHaveLength(0);
   });
 
   it('refuses link-local and metadata destinations at send time', async () => {
