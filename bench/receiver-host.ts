@@ -8,10 +8,17 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { nowMs } from './stats.js';
 
-export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; delayMs: number } | { kind: 'hang' };
+/**
+ * How a receiver answers. `routes` is one origin serving several webhooks, as a lab's CI server
+ * does: a path ending in `/hang` never answers, one ending in `/slow` answers after 2 s, any other
+ * at once.
+ */
+export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; delayMs: number } | { kind: 'hang' } | { kind: 'routes' };
 
-/** One request as recorded: arrival (monotonic ms), webhook-id, labhook-sequence, deviceUdid. */
-export type Arrival = [t: number, eventId: string, sequence: number, udid: string];
+const ROUTE_SLOW_MS = 2000;
+
+/** One request as recorded: arrival (monotonic ms), webhook-id, labhook-sequence, deviceUdid, webhookId. */
+export type Arrival = [t: number, eventId: string, sequence: number, udid: string, webhookId: number];
 
 interface Host {
   server: http.Server;
@@ -23,6 +30,18 @@ interface Host {
 
 const hosts: Host[] = [];
 const UDID = /"deviceUdid":"([^"]*)"/;
+const WEBHOOK = /"webhookId":(\d+)/;
+
+/** What `mode` does with a request to `path`. */
+function behaviour(
+  mode: ReceiverMode,
+  path: string,
+): { kind: 'ok' } | { kind: 'slow'; delayMs: number } | { kind: 'hang' } {
+  if (mode.kind !== 'routes') return mode;
+  if (path.endsWith('/hang')) return { kind: 'hang' };
+  if (path.endsWith('/slow')) return { kind: 'slow', delayMs: ROUTE_SLOW_MS };
+  return { kind: 'ok' };
+}
 
 function start(mode: ReceiverMode): Promise<Host> {
   const arrivals: Arrival[] = [];
@@ -39,8 +58,10 @@ function start(mode: ReceiverMode): Promise<Host> {
         String(req.headers['webhook-id'] ?? ''),
         Number(req.headers['labhook-sequence'] ?? -1),
         UDID.exec(body)?.[1] ?? '',
+        Number(WEBHOOK.exec(body)?.[1] ?? 0),
       ]);
-      if (mode.kind === 'hang') {
+      const does = behaviour(mode, req.url ?? '');
+      if (does.kind === 'hang') {
         held.add(res);
         return;
       }
@@ -49,7 +70,7 @@ function start(mode: ReceiverMode): Promise<Host> {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
         res.end('ok');
       };
-      if (mode.kind === 'slow') setTimeout(answer, mode.delayMs);
+      if (does.kind === 'slow') setTimeout(answer, does.delayMs);
       else answer();
     });
   });

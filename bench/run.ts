@@ -20,7 +20,7 @@ import {
   type BaselineRun,
   type BurstRun,
 } from './scenarios/burst.js';
-import { HEALTHY, isolationRun } from './scenarios/isolation.js';
+import { HEALTHY, isolationRun, SHARED_HEALTHY, SHARED_SHAPE, sharedOriginRun } from './scenarios/isolation.js';
 import { latencyRun, summarise } from './scenarios/latency.js';
 import { bootService, costAt, fillLog, fullDataDir, launchServe } from './scenarios/memory-storage.js';
 import { fmt, median, nowMs } from './stats.js';
@@ -47,7 +47,11 @@ const yes = (ok: boolean) => ok;
 const host = ReceiverHost.spawn();
 try {
   const urls = await host.start(Array.from({ length: WEBHOOKS }, () => ({ kind: 'ok' as const })));
-  const [blackHole, slow] = await host.start([{ kind: 'hang' }, { kind: 'slow', delayMs: 2000 }]);
+  const [blackHole, slow, shared] = await host.start([
+    { kind: 'hang' },
+    { kind: 'slow', delayMs: 2000 },
+    { kind: 'routes' },
+  ]);
 
   if (ONLY.has('latency')) {
     const runs = [];
@@ -216,6 +220,28 @@ try {
       ratio: `${fmt(isolatedP99 / healthyP99, 2)}×`,
       target: '≤ 1.5×',
       met: yes(isolatedP99 / healthyP99 <= 1.5),
+    });
+
+    const alone: BurstRun[] = [];
+    const beside: BurstRun[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      say(
+        `isolation run ${i + 1}/${RUNS}, one origin: ${SHARED_HEALTHY} healthy webhooks, then with a 2 s and a silent one`,
+      );
+      alone.push(await sharedOriginRun(host, shared, false));
+      beside.push(await sharedOriginRun(host, shared, true));
+    }
+    const aloneP99 = median(alone.map((r) => r.p99));
+    const besideP99 = median(beside.map((r) => r.p99));
+    results.sharedOrigin = { alone, beside, aloneP99, besideP99 };
+    rows.push({
+      scenario: `isolation on one origin (${SHARED_SHAPE.devices} devices × ${SHARED_HEALTHY} webhooks; + a 2 s and a silent webhook)`,
+      metric: `${SHARED_HEALTHY} healthy webhooks: emit → received p99 (ms)`,
+      value: ms(besideP99),
+      baseline: `healthy alone ${ms(aloneP99)}`,
+      ratio: `${fmt(besideP99 / aloneP99, 2)}×`,
+      target: '≤ 1.5×',
+      met: yes(besideP99 / aloneP99 <= 1.5),
     });
   }
 

@@ -42,17 +42,29 @@ function udidOf(i: number): string {
   return `BURST${String(i).padStart(4, '0')}`;
 }
 
-/** Runs the burst through the engine; waits until `expect` callbacks to `healthy` receivers are delivered. */
+/** How big a burst is: devices, and how many of TRANSITIONS each goes through. */
+export interface BurstShape {
+  devices: number;
+  transitions: number;
+}
+
+export const FULL_BURST: BurstShape = { devices: DEVICES, transitions: TRANSITIONS.length };
+
+/**
+ * Runs the burst through the engine, one webhook per URL (webhook id = index + 1); waits until
+ * the webhooks at the `healthy` indices have all their callbacks delivered.
+ */
 export async function engineBurst(
   host: ReceiverHost,
   urls: readonly string[],
   healthy: readonly number[],
   options: Partial<DeliveryServiceOptions> = {},
+  shape: BurstShape = FULL_BURST,
 ): Promise<BurstRun> {
   await host.reset();
   const rig = await startRig(urls, options);
   try {
-    const udids = Array.from({ length: DEVICES }, (_, i) => udidOf(i));
+    const udids = Array.from({ length: shape.devices }, (_, i) => udidOf(i));
     const presences = (state: Presence['state']): Presence[] =>
       udids.map((udid) => ({ key: udid, udid, state, platform: 'android', name: `Bench ${udid}` }));
     const claims: SessionClaim[] = udids.map((udid) => ({
@@ -62,27 +74,32 @@ export async function engineBurst(
       expiresAt: null,
     }));
     const healthyIds = new Set(healthy.map((i) => i + 1));
-    const expect = DEVICES * TRANSITIONS.length * healthy.length;
+    const expect = shape.devices * shape.transitions * healthy.length;
+    // One report per transition, back to back: online, utilizing, offline, unplugged.
+    const steps = [
+      () => rig.tracker.reportPresences('adb', presences('ready')),
+      () => rig.tracker.reportSessions('appium', claims),
+      () => rig.tracker.reportPresences('adb', presences('unusable')),
+      () => rig.tracker.reportPresences('adb', []),
+    ].slice(0, shape.transitions);
     const cpu0 = process.cpuUsage();
     const started = nowMs();
-    rig.tracker.reportPresences('adb', presences('ready'));
-    rig.tracker.reportSessions('appium', claims);
-    rig.tracker.reportPresences('adb', presences('unusable'));
-    rig.tracker.reportPresences('adb', []);
+    for (const step of steps) step();
     await rig.waitDelivered(expect, 180_000, (id) => healthyIds.has(id));
     const ms = nowMs() - started;
     const cpuMs = cpuSince(cpu0);
-    const arrivals = await host.collect();
+    const arrivals = (await host.collect()).flat();
     const latencies: number[] = [];
     let ordered = true;
-    for (const i of healthy) {
-      const last = new Map<string, number>();
-      for (const [t, id, seq, udid] of arrivals[i] ?? []) {
-        const at = rig.emittedAt.get(id);
-        if (at !== undefined) latencies.push(t - at);
-        if ((last.get(udid) ?? -1) >= seq) ordered = false;
-        last.set(udid, seq);
-      }
+    // Per webhook (receivers may share an origin): each device's callbacks in sequence order.
+    const last = new Map<string, number>();
+    for (const [t, id, seq, udid, webhookId] of arrivals) {
+      if (!healthyIds.has(webhookId)) continue;
+      const at = rig.emittedAt.get(id);
+      if (at !== undefined) latencies.push(t - at);
+      const key = `${webhookId} ${udid}`;
+      if ((last.get(key) ?? -1) >= seq) ordered = false;
+      last.set(key, seq);
     }
     return {
       ms,

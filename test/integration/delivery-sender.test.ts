@@ -31,7 +31,7 @@ describe('sender', () => {
       timeoutMs: 5000,
       resolve: (host, _o, cb) => (names.push(host), cb(null, [{ address: '127.0.0.1', family: 4 }])),
     });
-    const result = await s.send(post(`http://receiver.invalid:${port}/hook?x=1`));
+    const result = await s.send(post(`http://receiver.invalid:${port}/hook?x=1`), 1);
     expect(result.error).toBeNull();
     expect(result.response?.status).toBe(200);
     expect(names).toEqual(['receiver.invalid']);
@@ -47,14 +47,14 @@ describe('sender', () => {
       timeoutMs: 5000,
       resolve: (_h, _o, cb) => cb(null, [{ address: '169.254.169.254', family: 4 }]),
     });
-    const result = await s.send(post('http://metadata.invalid/latest'));
+    const result = await s.send(post('http://metadata.invalid/latest'), 1);
     expect(result.response).toBeNull();
     expect(result.error).toContain('169.254.169.254');
   });
 
   it('resolves localhost through the system resolver and delivers', async () => {
     const r = await receiver();
-    const result = await sender({ timeoutMs: 5000 }).send(post(r.url.replace('127.0.0.1', 'localhost')));
+    const result = await sender({ timeoutMs: 5000 }).send(post(r.url.replace('127.0.0.1', 'localhost')), 1);
     expect(result.error).toBeNull();
     expect(r.received).toHaveLength(1);
   });
@@ -62,19 +62,19 @@ describe('sender', () => {
   it('times out a black hole, keeps the first 4 KiB of a body, and reuses connections', async () => {
     const hole = await receiver(replies.blackHole());
     const s = sender({ timeoutMs: 300 });
-    const timedOut = await s.send(post(hole.url));
+    const timedOut = await s.send(post(hole.url), 1);
     expect(timedOut.error).toBe('timed out after 300 ms');
     expect(timedOut.durationMs).toBeGreaterThanOrEqual(250);
 
     const big = await receiver({ status: 500, body: 'é'.repeat(3000) });
-    const result = await s.send(post(big.url));
+    const result = await s.send(post(big.url), 1);
     expect(Buffer.byteLength(result.response!.body)).toBeLessThanOrEqual(4096);
     expect(result.response!.body.startsWith('éé')).toBe(true);
     expect(result.error).toContain('500');
     for (let i = 0; i < 5; i++) {
       // As in a lane, the next request leaves after the previous one's outcome is recorded.
       await new Promise((resolve) => setImmediate(resolve));
-      await s.send(post(big.url));
+      await s.send(post(big.url), 1);
     }
     // Sent one after another, all six reuse one keep-alive connection.
     expect(new Set(big.received.map((q) => q.remotePort)).size).toBe(1);

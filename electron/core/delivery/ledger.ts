@@ -13,6 +13,7 @@
  * object it is given and to the row, so both always agree.
  */
 import type { DeliveryStatus, WebhookEvent } from '../api/schemas.js';
+import { udidKey } from '../devices/udid.js';
 import type { RecordRef } from './journal.js';
 
 export interface Entry {
@@ -91,6 +92,8 @@ function statusCode(status: DeliveryStatus): number {
 interface Facts {
   eventId: string;
   udid: string;
+  /** `udidKey(udid)`: what the `udid` filter compares, so any spelling of an iPhone's UDID finds it. */
+  key: string;
   deviceName: string;
   event: WebhookEvent;
   sequence: number;
@@ -134,6 +137,7 @@ class FactsTable {
         f = {
           eventId: entry.eventId,
           udid: this.device(entry.udid),
+          key: this.device(udidKey(entry.udid)),
           deviceName: this.device(entry.deviceName),
           event: entry.event,
           sequence: entry.sequence,
@@ -367,13 +371,13 @@ export class Ledger {
       }
       return { items, more: false };
     }
-    const udid = query.udid;
+    const udid = query.udid === undefined ? undefined : udidKey(query.udid);
     const webhookId = query.webhookId;
     const status = query.status === undefined ? -1 : statusCode(query.status);
     for (; i >= this.head; i--) {
       if (this.flagsCol[i] & DROPPED) continue;
       if (webhookId !== undefined && this.webhookCol[i] !== webhookId) continue;
-      if (udid !== undefined && this.facts.at(this.factsCol[i]).udid !== udid) continue;
+      if (udid !== undefined && this.facts.at(this.factsCol[i]).key !== udid) continue;
       if (status !== -1 && this.statusCol[i] !== status) continue;
       if (items.length === limit) return { items, more: true };
       items.push(this.entryAt(i));

@@ -1,5 +1,9 @@
 /**
- * Sends one callback and reports what happened. One keep-alive undici Pool per origin, reused.
+ * Sends one callback and reports what happened. One keep-alive undici Pool per (owner, origin),
+ * reused; the owner is the webhook. A lab's CI server usually takes several webhooks on one
+ * host:port, and a pool shared by them would let one slow or silent webhook hold every
+ * connection while the others queue behind it: with a pool of its own, a webhook only ever waits
+ * for its own requests.
  * Names are resolved by our own lookup, which refuses link-local and metadata addresses; the
  * socket connects to exactly the address that was checked, so DNS cannot change in between.
  */
@@ -10,9 +14,9 @@ import { isBlockedAddress, isBlockedHost } from '../api/addresses.js';
 import type { Callback } from './payload.js';
 
 /**
- * Connections per receiver origin. Measured by bench/ (16,000 callbacks to 20 receivers): 8–32 is
- * the fastest range here; 128 spent a quarter more CPU on 2,560 sockets. 32 leaves room for a slow
- * receiver with many devices (each device's lane has one request in flight).
+ * Connections per (webhook, receiver origin). Measured by bench/ (16,000 callbacks to 20
+ * receivers): 8–32 is the fastest range here; 128 spent a quarter more CPU on 2,560 sockets. 32
+ * leaves room for a slow receiver with many devices (each device's lane has one request in flight).
  */
 export const DEFAULT_CONNECTIONS = 32;
 
@@ -66,7 +70,7 @@ export function checkedLookup(resolve: Resolver = dns.lookup) {
 
 export interface SenderOptions {
   timeoutMs: number;
-  /** Concurrent connections per origin (default DEFAULT_CONNECTIONS). */
+  /** Concurrent connections per (owner, origin) (default DEFAULT_CONNECTIONS). */
   connections?: number;
   resolve?: Resolver;
 }
@@ -83,7 +87,7 @@ interface Pending {
 }
 
 export class Sender {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, { owner: number | string; origin: string; pool: Pool }>();
   private readonly targets = new Map<string, Target>();
   private readonly lookup: ReturnType<typeof checkedLookup>;
   // Every request has the same timeout, so deadlines come due in the order requests started:
@@ -96,7 +100,8 @@ export class Sender {
     this.lookup = checkedLookup(options.resolve);
   }
 
-  send(callback: Callback): Promise<SendResult> {
+  /** Sends `callback` on the connections of `owner` (a webhook id, or any key that must not share them). */
+  send(callback: Callback, owner: number | string): Promise<SendResult> {
     const at = Date.now();
     const started = performance.now();
     const result = (response: SendResult['response'], error: string | null): SendResult => ({
@@ -167,7 +172,7 @@ export class Sender {
         else finish(response, null, abort);
       };
       this.track(pending);
-      this.pool(target.origin).dispatch(
+      this.pool(owner, target.origin).dispatch(
         { method: 'POST', path: target.path, headers: callback.headers, body: callback.body },
         handler,
       );
@@ -179,7 +184,22 @@ export class Sender {
     this.timer = null;
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy().catch(() => {})));
+    await Promise.all(pools.map((entry) => entry.pool.destroy().catch(() => {})));
+  }
+
+  /**
+   * Closes the pools nobody sends on any more: an owner that is gone, or an origin an owner no
+   * longer uses (its URL changed). `live` maps each owner to its current URL. Requests still in
+   * flight on a closed pool finish first.
+   */
+  retain(live: ReadonlyMap<number | string, string>): void {
+    for (const [key, entry] of this.pools) {
+      const url = live.get(entry.owner);
+      const target = url === undefined ? undefined : this.target(url);
+      if (target && 'origin' in target && target.origin === entry.origin) continue;
+      this.pools.delete(key);
+      void entry.pool.close().catch(() => {});
+    }
   }
 
   private track(pending: Pending): void {
@@ -242,19 +262,21 @@ export class Sender {
     return target!;
   }
 
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
+  private pool(owner: number | string, origin: string): Pool {
+    const key = `${owner}\u0000${origin}`;
+    let entry = this.pools.get(key);
+    if (!entry) {
+      const pool = new Pool(origin, {
         connections: this.options.connections ?? DEFAULT_CONNECTIONS,
         pipelining: 1,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         connect: { timeout: this.options.timeoutMs, lookup: this.lookup },
       });
-      this.pools.set(origin, pool);
+      entry = { owner, origin, pool };
+      this.pools.set(key, entry);
     }
-    return pool;
+    return entry.pool;
   }
 }
 

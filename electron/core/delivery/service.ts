@@ -27,6 +27,7 @@ import path from 'node:path';
 import { ApiError, notFound } from '../api/errors.js';
 import type { Attempt, Delivery, DeliveryStatus, WebhookEvent } from '../api/schemas.js';
 import type { StatusChange } from '../devices/model.js';
+import { udidKey } from '../devices/udid.js';
 import type { Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { StoredWebhook, WebhookDirectory } from '../webhooks/model.js';
@@ -209,9 +210,13 @@ export class DeliveryService extends EventEmitter implements Service {
     if (!this.booted || this.stopping) throw new Error('the delivery service is not running');
     const event = change.event;
     if (event === null) return;
+    const key = udidKey(change.udid);
     const webhooks = this.options.directory
       .list()
-      .filter((w) => w.enabled && w.events.includes(event) && (w.devices === null || w.devices.includes(change.udid)));
+      .filter(
+        (w) =>
+          w.enabled && w.events.includes(event) && (w.devices === null || w.devices.some((d) => udidKey(d) === key)),
+      );
     if (webhooks.length === 0) return;
     const now = Date.now();
     const nextAt = now + withJitter(this.schedule[0], this.jitter);
@@ -323,7 +328,7 @@ export class DeliveryService extends EventEmitter implements Service {
       observedAt: new Date(now).toISOString(),
     };
     const callback = buildCallback(facts, webhook, this.options.org(), this.options.version, Date.now());
-    const result = await this.sender.send(callback);
+    const result = await this.sender.send(callback, testOwner(webhook.id));
     const status: DeliveryStatus = result.error === null ? 'delivered' : 'failed';
     const id = idFromNumber(this.ledger.nextNumber(now));
     this.record({
@@ -456,7 +461,7 @@ export class DeliveryService extends EventEmitter implements Service {
     let result: SendResult;
     try {
       callback = buildCallback(facts, webhook, this.options.org(), this.options.version, Date.now());
-      result = await this.sender.send(callback);
+      result = await this.sender.send(callback, webhook.id);
     } catch (error) {
       // Recorded like any failed attempt, so the schedule (not a hot loop) decides what happens next.
       callback = { url: webhook.url, headers: {}, body: '' };
@@ -535,6 +540,9 @@ export class DeliveryService extends EventEmitter implements Service {
   /** A webhook was enabled, disabled or deleted: parked lanes may go, a deleted webhook's lanes end. */
   private webhooksChanged(): void {
     const list = this.options.directory.list();
+    const live = new Map<number | string, string>();
+    for (const w of list) live.set(w.id, w.url).set(testOwner(w.id), w.url);
+    this.sender.retain(live);
     for (const lane of [...this.parked]) this.kick(lane);
     const ids = new Set(list.map((w) => w.id));
     for (const lane of [...this.lanes.values()])
@@ -646,8 +654,14 @@ export class DeliveryService extends EventEmitter implements Service {
   }
 }
 
+/** One lane per (webhook, device); two spellings of one iPhone's UDID are one device. */
 function laneKey(webhookId: number, udid: string): string {
-  return `${webhookId}\u0000${udid}`;
+  return `${webhookId}\u0000${udidKey(udid)}`;
+}
+
+/** Test sends get connections of their own: "Send test" goes at once, even when the webhook's are all busy. */
+function testOwner(webhookId: number): string {
+  return `test:${webhookId}`;
 }
 
 function parseBody(line: Buffer): unknown {
