@@ -17,6 +17,8 @@ export interface ApiServer {
   dataDir: string;
   base: string;
   adminToken: string;
+  /** Every line the engine logged. */
+  log: string[];
   call(
     method: string,
     path: string,
@@ -45,7 +47,8 @@ export async function startApiServer(extraArgs: string[] = [], env: NodeJS.Proce
     ],
     env,
   );
-  const served = await serve(config, memoryLogger());
+  const log = memoryLogger();
+  const served = await serve(config, log);
   const origin = new URL(served.url).origin;
   const adminToken = served.engine.signInToken;
   return {
@@ -53,6 +56,7 @@ export async function startApiServer(extraArgs: string[] = [], env: NodeJS.Proce
     dataDir: dir.path,
     base: origin,
     adminToken,
+    log: log.lines,
     async call(method, path, options = {}) {
       const token = options.token === undefined ? adminToken : options.token;
       const headers: Record<string, string> = { ...options.headers };

@@ -96,7 +96,7 @@ describe('callbacks end to end', () => {
     });
     expect(delivery.attempts).toHaveLength(1);
     expect(delivery.attempts[0].response).toEqual({ status: 200, headers: expect.any(Object), body: 'thanks' });
-    expect(delivery.attempts[0].request.headers['authorization']).toBe('[redacted]');
+    expect(delivery.attempts[0].request.headers['authorization']).toBe('****');
     expect((await server.call('GET', `/api/v1/deliveries/${delivery.id}`)).body).toEqual(delivery);
   });
 

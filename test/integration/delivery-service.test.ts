@@ -91,7 +91,7 @@ describe('delivery service', () => {
     expect(AttemptShape.parse(attempt)).toEqual(attempt);
     expect(attempt.request).toMatchObject({ url: r.url, body: req.body });
     expect(attempt.request.headers['webhook-signature']).toBe(req.headers['webhook-signature']);
-    expect(attempt.request.headers['authorization']).toBe('[redacted]');
+    expect(attempt.request.headers['authorization']).toBe('****');
     expect(attempt.response).toMatchObject({ status: 200, body: 'ok' });
     expect(attempt.response!.headers['content-type']).toBe('text/plain');
     expect(attempt.error).toBeNull();

@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   buildCallback,
   eventActivity,
-  loggedHeaders,
+  loggedRequest,
   type CallbackFacts,
 } from '../../electron/core/delivery/payload.js';
 import { parseRetryAfter, parseRetrySchedule, withJitter } from '../../electron/core/delivery/schedule.js';
 import { checkedLookup } from '../../electron/core/delivery/sender.js';
+import { MASK } from '../../electron/core/api/masking.js';
 import { makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
 
 const facts: CallbackFacts = {
@@ -83,9 +84,10 @@ describe('callback body', () => {
     expect(headers['authorization']).toBe('Bearer s3cret');
     expect(headers['x-team']).toBe('qa');
     expect(headers['webhook-id']).toBe(facts.eventId);
-    const logged = loggedHeaders(headers, webhook);
-    expect(logged['authorization']).toBe('[redacted]');
-    expect(logged['x-team']).toBe('qa');
+    const logged = loggedRequest({ url: webhook.url, headers, body: '' }).headers;
+    expect(logged['authorization']).toBe(MASK);
+    expect(logged['x-team']).toBe(MASK);
+    expect(logged['webhook-id']).toBe(facts.eventId);
     expect(logged['webhook-signature']).toBe(headers['webhook-signature']);
   });
 });

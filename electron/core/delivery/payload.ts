@@ -6,6 +6,7 @@ import type { WebhookEvent } from '../api/schemas.js';
 import type { StoredWebhook } from '../webhooks/model.js';
 import { signingSecrets } from '../webhooks/model.js';
 import { sign } from './signing.js';
+import { MASK, maskUrl } from '../api/masking.js';
 
 const ACTIVITY: Record<WebhookEvent, string> = {
   online: 'device.status.online',
@@ -46,6 +47,17 @@ export interface Callback {
   body: string;
 }
 
+/** The headers Labhook sets on every callback; the rest come from the webhook's configuration. */
+const OWN_HEADERS = new Set([
+  'content-type',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'labhook-event-time',
+  'labhook-sequence',
+]);
+
 /** Builds one attempt's request: `now` is the send time (creationTime and webhook-timestamp). */
 export function buildCallback(
   facts: CallbackFacts,
@@ -81,21 +93,20 @@ export function buildCallback(
   for (const [name, value] of Object.entries(webhook.headers)) {
     const lower = name.toLowerCase();
     // Validation already refuses these; a hand-edited db.json must still not override ours.
-    if (lower in headers || lower.startsWith('labhook-')) continue;
+    if (OWN_HEADERS.has(lower) || lower.startsWith('labhook-')) continue;
     headers[lower] = value;
   }
   return { url: webhook.url, headers, body };
 }
 
-// Credentials in custom headers must not reach everyone who may read the delivery log.
-const SENSITIVE = /auth|cookie|token|secret|key|passw|session|credential/i;
-
-/** The request headers as the log keeps them: custom credentials masked. */
-export function loggedHeaders(headers: Record<string, string>, webhook: StoredWebhook): Record<string, string> {
-  if (!Object.keys(webhook.headers).some((h) => SENSITIVE.test(h))) return headers;
-  const custom = new Set(Object.keys(webhook.headers).map((h) => h.toLowerCase()));
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers))
-    out[name] = custom.has(name) && SENSITIVE.test(name) ? '[redacted]' : value;
-  return out;
+/**
+ * The request as the delivery log keeps it: everyone who may read the log (viewers too) sees it, so
+ * no receiver credential is written in plain text: the values of the webhook's own headers and the
+ * URL's secret-looking parts are masked (api/masking.ts has the rule). Labhook's headers stay, so a
+ * signature can still be checked against the log.
+ */
+export function loggedRequest(callback: Callback): Callback {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(callback.headers)) headers[name] = OWN_HEADERS.has(name) ? value : MASK;
+  return { url: maskUrl(callback.url), headers, body: callback.body };
 }

@@ -18,13 +18,13 @@
  *   pending for it.
  * - The log keeps at most `maxAttempts` attempts (a delivery never tried counts as one) and
  *   `maxAgeMs` of age, counted from creation; the oldest finished deliveries go first, pending
- *   ones never. Request headers the webhook adds whose names look like credentials are logged
- *   as `[redacted]`.
+ *   ones never. The log holds no receiver credential in plain text (`loggedRequest`).
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { ApiError, notFound } from '../api/errors.js';
+import { maskUrl } from '../api/masking.js';
 import type { Attempt, Delivery, DeliveryStatus, WebhookEvent } from '../api/schemas.js';
 import type { StatusChange } from '../devices/model.js';
 import { udidKey } from '../devices/udid.js';
@@ -42,7 +42,7 @@ import {
   type Bounds,
   type Entry,
 } from './ledger.js';
-import { buildCallback, eventActivity, loggedHeaders, type Callback, type CallbackFacts } from './payload.js';
+import { buildCallback, eventActivity, loggedRequest, type Callback, type CallbackFacts } from './payload.js';
 import { parseRetryAfter, parseRetrySchedule, withJitter, DEFAULT_RETRY_SCHEDULE } from './schedule.js';
 import { Sender, type SendResult } from './sender.js';
 
@@ -346,7 +346,7 @@ export class DeliveryService extends EventEmitter implements Service {
       T: 1,
     });
     const entry = this.ledger.get(id)!;
-    const attempt = this.toAttempt(callback, webhook, result);
+    const attempt = this.toAttempt(callback, result);
     this.record({ t: 'a', d: id, s: status, x: 0 }, JSON.stringify(attempt), entry);
     await this.journal.commit();
     this.emit('delivery', { delivery: this.summary(entry), attempt } satisfies DeliveryEvent);
@@ -487,7 +487,7 @@ export class DeliveryService extends EventEmitter implements Service {
         wait = Math.max(wait, parseRetryAfter(result.response?.headers['retry-after'], now) ?? 0);
       nextAt = now + wait;
     }
-    const attempt = this.toAttempt(callback, webhook, result);
+    const attempt = this.toAttempt(callback, result);
     this.record({ t: 'a', d: entry.id, s: status, x: nextAt }, JSON.stringify(attempt), entry);
     if (code === 410) await this.gone(webhook);
     try {
@@ -506,7 +506,7 @@ export class DeliveryService extends EventEmitter implements Service {
   private async gone(webhook: StoredWebhook): Promise<void> {
     if (this.disabling.has(webhook.id)) return;
     this.disabling.add(webhook.id);
-    const message = `Webhook "${webhook.name}" was disabled: its receiver ${webhook.url} answered 410 Gone`;
+    const message = `Webhook "${webhook.name}" was disabled: its receiver ${maskUrl(webhook.url)} answered 410 Gone`;
     try {
       await this.options.directory.disable(webhook.id, 'receiver answered 410 Gone');
       this.options.log.warn(message);
@@ -620,13 +620,12 @@ export class DeliveryService extends EventEmitter implements Service {
 
   private toAttempt(
     callback: { url: string; headers: Record<string, string>; body: string },
-    webhook: StoredWebhook,
     result: SendResult,
   ): Attempt {
     return {
       at: new Date(result.at).toISOString(),
       durationMs: result.durationMs,
-      request: { url: callback.url, headers: loggedHeaders(callback.headers, webhook), body: callback.body },
+      request: loggedRequest(callback),
       response: result.response,
       error: result.error,
     };

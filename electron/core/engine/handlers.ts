@@ -2,6 +2,7 @@
 import { allows, type Caller } from '../access/permissions.js';
 import type { TokenService } from '../access/tokens.js';
 import { notFound } from '../api/errors.js';
+import { maskHeaderValues, maskUrl } from '../api/masking.js';
 import { HIDDEN_SECRET, type Webhook } from '../api/schemas.js';
 import type { Database } from '../store/database.js';
 import type { StoredWebhook } from '../webhooks/model.js';
@@ -20,10 +21,14 @@ export interface HandlerDeps {
   sources: SourceBoard;
 }
 
-/** A signing secret lets its holder forge callbacks: only those who may change webhooks see it. */
+/**
+ * A signing secret lets its holder forge callbacks, and custom headers and the URL often are the
+ * receiver's credential: only those who may change webhooks see them; viewers see them masked.
+ */
 function visibleTo(caller: Caller, webhook: StoredWebhook): Webhook {
   const shown = publicWebhook(webhook);
-  return allows(caller.role, 'org_setting.modify') ? shown : { ...shown, secret: HIDDEN_SECRET };
+  if (allows(caller.role, 'org_setting.modify')) return shown;
+  return { ...shown, url: maskUrl(shown.url), headers: maskHeaderValues(shown.headers), secret: HIDDEN_SECRET };
 }
 
 export function createHandlers(d: HandlerDeps): Handlers {
