@@ -11,8 +11,6 @@ const METADATA_HOSTS = new Set([
   'instance-data',
   'instance-data.ec2.internal',
 ]);
-// Alibaba Cloud's metadata address sits outside 169.254/16; AWS's IPv6 one outside fe80::/10.
-const METADATA_IPS = new Set(['100.100.100.200', 'fd00:ec2::254']);
 
 function parseIPv4(host: string): number[] | null {
   const parts = host.split('.');
@@ -54,19 +52,39 @@ export function isBlockedHost(hostname: string): boolean {
   return isBlockedAddress(host);
 }
 
-/** True for IP literals in 169.254.0.0/16, fe80::/10, or a known metadata address. */
+/** True for IP literals in 169.254.0.0/16, fe80::/10, or a known metadata address, in any IPv6 form that carries one. */
 export function isBlockedAddress(address: string): boolean {
   const host = address.replace(/^\[|\]$/g, '').toLowerCase();
-  if (METADATA_IPS.has(host)) return true;
   const v4 = parseIPv4(host);
-  if (v4) return v4[0] === 169 && v4[1] === 254;
+  if (v4) return isBlockedIPv4(v4);
   const v6 = parseIPv6(host);
   if (!v6) return false;
   if ((v6[0] & 0xffc0) === 0xfe80) return true;
+  // AWS's IPv6 metadata address, outside fe80::/10.
   if (v6[0] === 0xfd00 && v6[1] === 0xec2 && v6[7] === 0x254 && v6.slice(2, 7).every((g) => g === 0)) return true;
-  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible forms carry an IPv4 address in the tail.
-  const mapped = v6.slice(0, 5).every((g) => g === 0) && (v6[5] === 0xffff || v6[5] === 0);
-  if (mapped && v6[6] >> 8 === 169 && (v6[6] & 0xff) === 254) return true;
-  if (mapped && v6[6] === ((100 << 8) | 100) && v6[7] === ((100 << 8) | 200)) return true;
-  return false;
+  return embeddedIPv4(v6).some(isBlockedIPv4);
+}
+
+/** 169.254.0.0/16, and Alibaba Cloud's metadata address, which sits outside it. */
+function isBlockedIPv4(b: number[]): boolean {
+  return (b[0] === 169 && b[1] === 254) || (b[0] === 100 && b[1] === 100 && b[2] === 100 && b[3] === 200);
+}
+
+const bytesOf = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
+
+/**
+ * The IPv4 addresses an IPv6 address stands for, where a translator or tunnel on the way would
+ * turn it into that IPv4 address: IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d);
+ * NAT64, the well-known 64:ff9b::/96 and the local-use 64:ff9b:1::/48 (RFC 6052, RFC 8215), both with
+ * the address in the last 32 bits; 6to4 (2002:AABB:CCDD::/48); Teredo (2001:0::/32, the client's
+ * address inverted in the last 32 bits, the server's in bits 32–63).
+ */
+function embeddedIPv4(v6: number[]): number[][] {
+  const zeros = (from: number, to: number) => v6.slice(from, to).every((g) => g === 0);
+  const found: number[][] = [];
+  if (zeros(0, 5) && (v6[5] === 0xffff || v6[5] === 0)) found.push(bytesOf(v6[6], v6[7]));
+  if (v6[0] === 0x64 && v6[1] === 0xff9b && (zeros(2, 6) || v6[2] === 1)) found.push(bytesOf(v6[6], v6[7]));
+  if (v6[0] === 0x2002) found.push(bytesOf(v6[1], v6[2]));
+  if (v6[0] === 0x2001 && v6[1] === 0) found.push(bytesOf(v6[2], v6[3]), bytesOf(~v6[6] & 0xffff, ~v6[7] & 0xffff));
+  return found;
 }

@@ -12,8 +12,7 @@
 
 export const MASK = '****';
 
-const TOKEN_LIKE = (segment: string): boolean =>
-  segment.length >= 32 || (segment.length >= 16 && /\d/.test(segment));
+const TOKEN_LIKE = (segment: string): boolean => segment.length >= 32 || (segment.length >= 16 && /\d/.test(segment));
 
 /** The URL with its secret-looking parts masked; text that does not parse as a URL is masked whole. */
 export function maskUrl(text: string): string {

@@ -17,8 +17,9 @@ export class Dispatcher {
     name: N,
     input: InputOf<N> | Record<string, unknown>,
   ): Promise<OutputOf<N>> {
+    // Own properties only: `toString`, `__proto__` and the like are no operations.
+    if (!Object.hasOwn(operations, name)) throw new ApiError('not_found', `Unknown operation ${String(name)}`);
     const op = operations[name];
-    if (!op) throw new ApiError('not_found', `Unknown operation ${String(name)}`);
     if (op.permission !== null) {
       if (!caller) throw new ApiError('unauthorized', 'Sign in with an API token: Authorization: Bearer <token>');
       if (!allows(caller.role, op.permission)) {
