@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../store/private-dir.js';
 
 const write = promisify(fs.write);
 const fdatasync = promisify(fs.fdatasync);
@@ -87,7 +88,7 @@ export class Journal {
    * complete line that cannot be read is skipped with a warning, and the records after it are kept.
    */
   open(visit: (head: Record<string, unknown>, ref: RecordRef) => void): void {
-    fs.mkdirSync(this.dir, { recursive: true });
+    fs.mkdirSync(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const numbers = fs
       .readdirSync(this.dir)
       .map((name) => SEGMENT_NAME.exec(name)?.[1])
@@ -99,7 +100,7 @@ export class Journal {
     for (const [i, seg] of numbers.entries()) {
       const last = i === numbers.length - 1;
       const file = this.file(seg);
-      const fd = fs.openSync(file, 'a+');
+      const fd = fs.openSync(file, 'a+', PRIVATE_FILE_MODE);
       this.fds.set(seg, fd);
       const size = fs.fstatSync(fd).size;
       let fileOffset = 0; // file position of block[0]
@@ -273,7 +274,7 @@ export class Journal {
         for (const batch of batches) {
           let fd = this.fds.get(batch.seg);
           if (fd === undefined) {
-            fd = fs.openSync(this.file(batch.seg), 'a+');
+            fd = fs.openSync(this.file(batch.seg), 'a+', PRIVATE_FILE_MODE);
             this.fds.set(batch.seg, fd);
             created = true;
           }

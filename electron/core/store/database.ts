@@ -3,12 +3,12 @@
  * Writes are serialized and coalesced: many changes in one tick cost one atomic file write.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import type { Service } from '../lifecycle.js';
 import { DbSchema, type DbData } from './db-schema.js';
 import { AtomicJsonFile, DataFileError } from './json-file.js';
+import { makePrivateTree } from './private-dir.js';
 
 export function emptyDb(): DbData {
   return {
@@ -41,7 +41,7 @@ export class Database implements Service {
   }
 
   async boot(): Promise<void> {
-    await mkdir(this.dataDir, { recursive: true });
+    await makePrivateTree(this.dataDir);
     const raw = await this.low.adapter.read();
     if (raw === null) {
       this.low.data = emptyDb();

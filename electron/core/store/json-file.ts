@@ -6,6 +6,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
+import { PRIVATE_FILE_MODE } from './private-dir.js';
 
 export class DataFileError extends Error {
   override name = 'DataFileError';
@@ -36,8 +37,10 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const handle = await open(this.tempPath, 'w', 0o600);
+    const handle = await open(this.tempPath, 'w', PRIVATE_FILE_MODE);
     try {
+      // A temporary file left by a crash keeps the mode it was made with.
+      await handle.chmod(PRIVATE_FILE_MODE);
       await handle.writeFile(JSON.stringify(data, null, 2) + '\n');
       await handle.sync();
     } finally {

@@ -2,8 +2,9 @@
  * One engine per data directory: `labhook.lock` holds the running process's PID. A lock left by a
  * process that no longer exists (a crash, kill -9) is taken over.
  */
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makePrivateDir, PRIVATE_FILE_MODE } from './private-dir.js';
 
 export class LockError extends Error {
   override name = 'LockError';
@@ -28,10 +29,10 @@ export class DirectoryLock {
   }
 
   async acquire(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
+    await makePrivateDir(dirname(this.path));
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const handle = await open(this.path, 'wx', 0o644);
+        const handle = await open(this.path, 'wx', PRIVATE_FILE_MODE);
         await handle.writeFile(`${process.pid}\n`);
         await handle.sync();
         await handle.close();
