@@ -5,6 +5,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { operations, type Operation, type OperationName } from '../core/api/contract.js';
 import { ApiError, type ErrorCode } from '../core/api/errors.js';
+import type { Caller } from '../core/access/permissions.js';
 import type { Engine } from '../core/engine/engine.js';
 import type { Logger } from '../core/log.js';
 import { callerOf, sessionCookie } from './auth.js';
@@ -88,12 +89,16 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     });
   }
 
+  // Behind a token like every route but health: the description is public in docs/openapi.json,
+  // but what this server answers (its version) is for those who may use it.
   const document = openApiDocument(engine.version);
-  app.get('/api/v1/openapi.json', async () => document);
+  app.get('/api/v1/openapi.json', async (request) => {
+    signedIn(request, engine);
+    return document;
+  });
 
   app.get('/api/v1/events', async (request, reply) => {
-    const caller = callerOf(request, engine.tokens);
-    if (!caller) throw new ApiError('unauthorized', 'Sign in with an API token: Authorization: Bearer <token>');
+    signedIn(request, engine);
     streamEvents(request, reply, engine);
   });
 
@@ -103,6 +108,13 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     throw new ApiError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
   });
   return app;
+}
+
+/** The caller of a route outside the contract that any role may use; 401 without a valid credential. */
+function signedIn(request: FastifyRequest, engine: Engine): Caller {
+  const caller = callerOf(request, engine.tokens);
+  if (!caller) throw new ApiError('unauthorized', 'Sign in with an API token: Authorization: Bearer <token>');
+  return caller;
 }
 
 /** `/?token=…`: a valid token becomes the HttpOnly session cookie, and the token leaves the address bar. */

@@ -18,6 +18,7 @@ afterAll(async () => server.close());
 /** Who may call each route, as API.md says: public, any role, org_setting.modify (admin, manager), admin. */
 const ROUTES: [method: string, path: string, needs: 'public' | 'any' | 'modify' | 'admin', body?: unknown][] = [
   ['GET', '/api/v1/health', 'public'],
+  ['GET', '/api/v1/openapi.json', 'any'],
   ['GET', '/api/v1/sources', 'any'],
   ['GET', '/api/v1/devices', 'any'],
   ['GET', '/api/v1/devices/none', 'any'],
