@@ -117,6 +117,19 @@ describe('webhooks over HTTP', () => {
     expect((await server.call('PATCH', '/api/v1/webhooks/1', { body: { events: ['sometimes'] } })).status).toBe(422);
   });
 
+  it('keys each field error by the form field: the list for events and devices, the row for headers', async () => {
+    const reply = await server.call('POST', '/api/v1/webhooks', {
+      body: {
+        ...hook('keyed errors'),
+        events: ['online', 'charging'],
+        devices: ['ok', ''],
+        headers: { 'X-Fine': 'v', 'X-Bad': 'line\nbreak' },
+      },
+    });
+    expect(reply.status).toBe(422);
+    expect(Object.keys(reply.body.error.fields).sort()).toEqual(['devices', 'events', 'headers.X-Bad']);
+  });
+
   it('rotates the secret', async () => {
     const created = await server.call('POST', '/api/v1/webhooks', { body: hook('rotate') });
     const rotated = await server.call('POST', `/api/v1/webhooks/${created.body.id}/rotate-secret`);
@@ -187,8 +200,9 @@ describe('error format and request limits', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual({ status: 'ok', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
   });
-  it('publishes an OpenAPI document covering every route', async () => {
-    const reply = await server.call('GET', '/api/v1/openapi.json', { token: null });
+  it('publishes an OpenAPI document covering every route, to those with a token', async () => {
+    expect((await server.call('GET', '/api/v1/openapi.json', { token: null })).status).toBe(401);
+    const reply = await server.call('GET', '/api/v1/openapi.json');
     expect(reply.status).toBe(200);
     expect(reply.body.openapi).toBe('3.1.0');
     expect(Object.keys(reply.body.paths)).toEqual(

@@ -43,18 +43,24 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError('not_found', `${what} was not found`);
 
-/** One message per field (the first problem), keyed by the field's path (`name`, `headers`, `devices.2`). */
+/**
+ * One message per field (the first problem), keyed by what a form shows it under: the field
+ * (`name`, `events`, `devices`: a list's item is reported on the list) or, for headers, the header
+ * row (`headers.Authorization`; `headers` for the set as a whole).
+ */
 export function fieldErrors(error: z.ZodError): Record<string, string> {
-  const fields: Record<string, string> = {};
+  // A Map, so a key such as `__proto__` is a field like any other.
+  const fields = new Map<string, string>();
   for (const issue of error.issues) {
-    const key = issue.path.length
-      ? issue.path.map(String).join('.')
+    const path = issue.path.filter((segment) => typeof segment !== 'number');
+    const key = path.length
+      ? path.map(String).join('.')
       : issue.code === 'unrecognized_keys'
         ? String(issue.keys[0])
         : 'body';
-    fields[key] ??= issue.message;
+    if (!fields.has(key)) fields.set(key, issue.message);
   }
-  return fields;
+  return Object.fromEntries(fields);
 }
 
 /** Validates `input` against `schema`, throwing 422 validation_failed with field messages. */

@@ -84,7 +84,13 @@ const description = z
   .max(LIMITS.description, `Description must be at most ${LIMITS.description} characters`);
 
 const events = z
-  .array(WebhookEvent, { error: 'Events must be a list of online, offline, utilizing, unplugged' })
+  .array(
+    z.enum(WEBHOOK_EVENTS, {
+      error: (issue) =>
+        `${typeof issue.input === 'string' ? `"${issue.input.slice(0, 50)}"` : 'That'} is not an event; choose online, offline, utilizing or unplugged`,
+    }),
+    { error: 'Events must be a list of online, offline, utilizing, unplugged' },
+  )
   .min(1, 'Enable at least one event')
   .transform((list) => WEBHOOK_EVENTS.filter((e) => list.includes(e)));
 
@@ -101,14 +107,19 @@ const headers = z
     for (const [key, value] of entries) {
       const lower = key.toLowerCase();
       if (!HEADER_NAME.test(key)) {
-        ctx.addIssue({ code: 'custom', message: `Header name "${key}" is not a valid HTTP header name` });
+        ctx.addIssue({ code: 'custom', path: [key], message: `Header name "${key}" is not a valid HTTP header name` });
       } else if (RESERVED_HEADERS.has(lower) || lower.startsWith('labhook-')) {
-        ctx.addIssue({ code: 'custom', message: `Header "${key}" is set by Labhook and cannot be overridden` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `Header "${key}" is set by Labhook and cannot be overridden`,
+        });
       } else if (seen.has(lower)) {
-        ctx.addIssue({ code: 'custom', message: `Header "${key}" is given twice` });
+        ctx.addIssue({ code: 'custom', path: [key], message: `Header "${key}" is given twice` });
       } else if (!HEADER_VALUE.test(value) || value.length > LIMITS.headerValue) {
         ctx.addIssue({
           code: 'custom',
+          path: [key],
           message: `Header "${key}" has an invalid value (printable ASCII without line breaks, at most ${LIMITS.headerValue} characters)`,
         });
       }
@@ -117,7 +128,7 @@ const headers = z
   });
 
 const udid = z
-  .string()
+  .string({ error: 'A device UDID must be text' })
   .trim()
   .min(1, 'A device UDID cannot be empty')
   .max(128, 'A device UDID is at most 128 characters');
