@@ -12,6 +12,7 @@ import { callerOf, sessionCookie } from './auth.js';
 import { streamEvents } from './event-stream.js';
 import { hostAllowed } from './host-check.js';
 import { openApiDocument } from './openapi.js';
+import { crossOriginProblem } from './same-origin.js';
 import { registerUi } from './ui.js';
 
 export const BODY_LIMIT = 64 * 1024;
@@ -55,6 +56,8 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
         `Host "${request.headers.host ?? ''}" is not the address this server is serving; use http://${engine.config.host === '0.0.0.0' ? "this host's IP" : engine.config.host}/ or localhost`,
       );
     }
+    const crossOrigin = crossOriginProblem(request);
+    if (crossOrigin) throw new ApiError('forbidden', crossOrigin);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');

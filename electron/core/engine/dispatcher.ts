@@ -33,10 +33,21 @@ export class Dispatcher {
     const parsed = {
       params: 'params' in op ? parseParams(op.params, raw.params) : undefined,
       query: 'query' in op ? parseInput(op.query, raw.query ?? {}) : undefined,
-      body: 'body' in op ? parseInput(op.body, raw.body ?? {}) : undefined,
+      body: 'body' in op ? parseInput(op.body, requireBody(raw.body)) : undefined,
     } as ParsedInputOf<N>;
     return this.handlers[name](parsed, caller ?? { role: 'viewer' });
   }
+}
+
+/**
+ * An operation that takes a body gets one: a request without any is refused rather than read as
+ * `{}`, which would quietly take every default (reserve a device, send a test) for a request that
+ * may not have meant to.
+ */
+function requireBody(body: unknown): unknown {
+  if (body === undefined)
+    throw new ApiError('bad_json', 'The body is empty; send a JSON object ({} takes the defaults)');
+  return body;
 }
 
 /** A path that names nothing (`/webhooks/abc`) is a 404, not a form error. */
