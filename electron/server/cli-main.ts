@@ -21,7 +21,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.error(`labhook: ${(error as Error).message}`);
     process.exit(1);
   }
-  console.log(`Labhook listening on ${served.url}`);
+  console.log(
+    config.printToken
+      ? `Labhook listening on ${served.url}`
+      : `Labhook listening on ${served.origin}/ (sign-in link not printed: --print-token off; sign in at /?token= with an API token or LABHOOK_ADMIN_TOKEN, or rotate the link with POST /api/v1/tokens/sign-in/rotate)`,
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

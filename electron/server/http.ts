@@ -8,7 +8,7 @@ import { ApiError, type ErrorCode } from '../core/api/errors.js';
 import type { Caller } from '../core/access/permissions.js';
 import type { Engine } from '../core/engine/engine.js';
 import type { Logger } from '../core/log.js';
-import { callerOf, sessionCookie } from './auth.js';
+import { callerOf, cookieValue, SESSION_COOKIE, sessionCookie } from './auth.js';
 import { streamEvents } from './event-stream.js';
 import { hostAllowed } from './host-check.js';
 import { openApiDocument } from './openapi.js';
@@ -66,7 +66,8 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     const known = error instanceof ApiError ? error : toApiError(error);
     if (!known) {
-      log.error(`${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
+      // The path only: a query may hold a sign-in token.
+      log.error(`${request.method} ${request.url.split('?')[0]} failed: ${error.stack ?? error.message}`);
       return reply
         .code(500)
         .send(new ApiError('internal', 'Something went wrong inside Labhook; the log has the details').toJSON());
@@ -86,6 +87,9 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
           query: request.query as Record<string, unknown>,
           body: request.body,
         });
+        // A browser that rotated the sign-in token it is signed in with stays signed in, with the new one.
+        if (name === 'rotateSignInToken' && sessionEnded(request, engine))
+          reply.header('set-cookie', sessionCookie(engine.signInToken, request.protocol === 'https'));
         reply.code(op.status);
         return op.status === 204 ? reply.send() : result;
       },
@@ -118,6 +122,13 @@ function signedIn(request: FastifyRequest, engine: Engine): Caller {
   const caller = callerOf(request, engine.tokens);
   if (!caller) throw new ApiError('unauthorized', 'Sign in with an API token: Authorization: Bearer <token>');
   return caller;
+}
+
+/** True when the request came with a session cookie that no longer signs anybody in. */
+function sessionEnded(request: FastifyRequest, engine: Engine): boolean {
+  if (request.headers.authorization !== undefined) return false;
+  const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
+  return cookie !== undefined && engine.tokens.authenticate(cookie) === null;
 }
 
 /** `/?token=…`: a valid token becomes the HttpOnly session cookie, and the token leaves the address bar. */

@@ -8,8 +8,10 @@ import { buildServer } from './http.js';
 export interface Served {
   engine: Engine;
   app: FastifyInstance;
-  /** The sign-in link: `http://HOST:PORT/?token=…` with the port actually bound. */
-  url: string;
+  /** `http://HOST:PORT` with the port actually bound. */
+  origin: string;
+  /** The sign-in link: `http://HOST:PORT/?token=…` with the current sign-in token. */
+  readonly url: string;
   close(): Promise<void>;
 }
 
@@ -35,10 +37,14 @@ export async function serve(config: EngineConfig, log: Logger): Promise<Served> 
   }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;
+  const origin = `http://${host}:${port}`;
   return {
     engine,
     app,
-    url: `http://${host}:${port}/?token=${encodeURIComponent(engine.signInToken)}`,
+    origin,
+    get url() {
+      return `${origin}/?token=${encodeURIComponent(engine.signInToken)}`;
+    },
     close: () =>
       (closing ??= (async () => {
         await app.close();

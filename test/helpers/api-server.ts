@@ -16,7 +16,8 @@ export interface ApiServer {
   served: Served;
   dataDir: string;
   base: string;
-  adminToken: string;
+  /** The current sign-in token: an admin credential. */
+  readonly adminToken: string;
   /** Every line the engine logged. */
   log: string[];
   call(
@@ -50,15 +51,18 @@ export async function startApiServer(extraArgs: string[] = [], env: NodeJS.Proce
   const log = memoryLogger();
   const served = await serve(config, log);
   const origin = new URL(served.url).origin;
-  const adminToken = served.engine.signInToken;
+  // The sign-in token of the moment: a test may rotate it.
+  const adminToken = () => served.engine.signInToken;
   return {
     served,
     dataDir: dir.path,
     base: origin,
-    adminToken,
+    get adminToken() {
+      return adminToken();
+    },
     log: log.lines,
     async call(method, path, options = {}) {
-      const token = options.token === undefined ? adminToken : options.token;
+      const token = options.token === undefined ? adminToken() : options.token;
       const headers: Record<string, string> = { ...options.headers };
       if (token) headers.authorization = `Bearer ${token}`;
       let body: string | undefined = options.raw;

@@ -40,6 +40,7 @@ const ROUTES: [method: string, path: string, needs: 'public' | 'any' | 'modify' 
   ['GET', '/api/v1/tokens', 'admin'],
   ['POST', '/api/v1/tokens', 'admin', {}],
   ['DELETE', '/api/v1/tokens/none', 'admin'],
+  ['POST', '/api/v1/tokens/sign-in/rotate', 'admin'],
 ];
 
 const allowed = (needs: string, role: string | null) =>

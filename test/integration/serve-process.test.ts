@@ -53,7 +53,11 @@ describe('serve as a process', () => {
     await expect(readFile(join(dir, 'labhook.lock'))).rejects.toThrow();
 
     const second = await start(['--data-dir', dir]);
-    expect(second.token).toBe(first.token);
+    // The sign-in token is made at every start and stored nowhere: the old link signs nobody in.
+    expect(second.token).not.toBe(first.token);
+    const oldLink = await request(`${second.base}/api/v1/org`, { headers: { authorization: `Bearer ${first.token}` } });
+    await oldLink.body.dump();
+    expect(oldLink.statusCode).toBe(401);
     expect((await api(second, 'GET', `/webhooks/${created.body.id}`)).body).toEqual(created.body);
     expect((await api(second, 'GET', '/org')).body.id).toBe(7);
     const viewer = await request(`${second.base}/api/v1/webhooks`, {
@@ -128,6 +132,7 @@ describe('serve as a process', () => {
       [['--adb', 'nowhere'], '--adb must be HOST:PORT or off'],
       [['--retry-schedule', '5s,soon'], '--retry-schedule: Retry schedule entry "soon" is not a delay'],
       [['--usb', 'maybe'], '--usb must be on or off'],
+      [['--print-token', 'hint'], '--print-token must be on or off'],
       [['--bogus'], 'Unknown option --bogus'],
     ] as const) {
       const result = await runCli([...args]);
@@ -162,8 +167,33 @@ describe('serve as a process', () => {
   it('takes its options from the environment too', async () => {
     const dir = await dataDir();
     const served = await start([], { LABHOOK_DATA_DIR: dir, LABHOOK_ADMIN_TOKEN: 'from-the-environment' });
-    expect(served.token).toBe('from-the-environment');
+    // LABHOOK_ADMIN_TOKEN is accepted, never printed: the link carries the sign-in token.
+    expect(served.output()).not.toContain('from-the-environment');
+    expect(served.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await api({ ...served, token: 'from-the-environment' }, 'GET', '/tokens')).status).toBe(200);
     expect((await readFile(join(dir, 'labhook.lock'), 'utf8')).trim()).toBe(String(served.child.pid));
+  });
+
+  it('--print-token off prints the address without a token; no credential reaches its output or db.json', async () => {
+    const dir = await dataDir();
+    const admin = 'admin-token-from-the-service-manager';
+    const served = await start(['--data-dir', dir, '--print-token', 'off'], { LABHOOK_ADMIN_TOKEN: admin });
+    expect(served.stdout()).toMatch(
+      /^Labhook listening on http:\/\/127\.0\.0\.1:\d+\/ \(sign-in link not printed: --print-token off; .*\)\n$/,
+    );
+    expect(served.token).toBeNull();
+    const as = { ...served, token: admin };
+    const created = await api(as, 'POST', '/tokens', { name: 'ci', role: 'manager' });
+    const rotated = await api(as, 'POST', '/tokens/sign-in/rotate');
+    expect(rotated.status).toBe(200);
+    expect((await api({ ...served, token: rotated.body.token }, 'GET', '/org')).status).toBe(200);
+    await api({ ...served, token: created.body.token }, 'GET', '/webhooks');
+    expect(await served.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    const db = await readFile(join(dir, 'db.json'), 'utf8');
+    for (const secret of [admin, created.body.token, rotated.body.token]) {
+      expect(served.output()).not.toContain(secret);
+      expect(db).not.toContain(secret);
+    }
   });
 });
 

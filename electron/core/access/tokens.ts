@@ -1,7 +1,11 @@
 /**
- * API tokens: shown once at creation, stored as sha256 hashes, compared in constant time.
+ * Credentials: API tokens (shown once at creation, stored as sha256 hashes), the sign-in token
+ * behind the `/?token=` link (made at every start and on rotation, kept in memory only, never
+ * written anywhere) and LABHOOK_ADMIN_TOKEN (from the environment). All compared in constant time.
+ * `revoked` is emitted whenever a credential stops working, so open event streams can close.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Role, TokenCreated, TokenInfo } from '../api/schemas.js';
 import type { Database } from '../store/database.js';
 import type { TokenRecord } from '../store/db-schema.js';
@@ -9,17 +13,32 @@ import type { Caller } from './permissions.js';
 
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
 
-export class TokenService {
-  private readonly envDigest: Buffer | null;
-  private readonly signInDigest: Buffer;
+export interface TokenServiceEvents {
+  revoked: [];
+}
 
-  /** `db` must be booted: the sign-in token is read once, here. */
+export class TokenService extends EventEmitter<TokenServiceEvents> {
+  private readonly envDigest: Buffer | null;
+  private signIn = mintSignIn();
+
   constructor(
     private readonly db: Database,
     adminToken: string | undefined,
   ) {
+    super();
     this.envDigest = adminToken ? digest(adminToken) : null;
-    this.signInDigest = digest(db.data.settings.signInToken);
+  }
+
+  /** The admin credential behind the `/?token=` link, until the next start or rotation. */
+  get signInToken(): string {
+    return this.signIn.token;
+  }
+
+  /** A new sign-in token; the old one (and every browser signed in with it) stops working at once. */
+  rotateSignIn(): string {
+    this.signIn = mintSignIn();
+    this.emit('revoked');
+    return this.signIn.token;
   }
 
   list(): TokenInfo[] {
@@ -45,6 +64,7 @@ export class TokenService {
     const index = this.db.data.tokens.findIndex((t) => t.id === id);
     if (index < 0) return false;
     await this.db.update((data) => void data.tokens.splice(index, 1));
+    this.emit('revoked');
     return true;
   }
 
@@ -54,7 +74,7 @@ export class TokenService {
     const candidate = digest(presented);
     let caller: Caller | null = null;
     if (this.envDigest && timingSafeEqual(candidate, this.envDigest)) caller = { role: 'admin' };
-    if (timingSafeEqual(candidate, this.signInDigest)) caller = { role: 'admin' };
+    if (timingSafeEqual(candidate, this.signIn.digest)) caller = { role: 'admin' };
     for (const record of this.db.data.tokens) {
       if (timingSafeEqual(candidate, Buffer.from(record.hash, 'hex')) && !caller)
         caller = { role: record.role, tokenId: record.id };
@@ -72,6 +92,11 @@ export class TokenService {
     record.lastUsedAt = new Date(now).toISOString();
     void this.db.save().catch(() => undefined);
   }
+}
+
+function mintSignIn(): { token: string; digest: Buffer } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, digest: digest(token) };
 }
 
 function publicInfo(record: TokenRecord): TokenInfo {

@@ -236,6 +236,14 @@ export const operations = {
     params: z.strictObject({ id: z.string().min(1).max(100) }),
     status: 204,
   },
+  rotateSignInToken: {
+    method: 'POST',
+    path: '/tokens/sign-in/rotate',
+    summary: 'A new token for the /?token= sign-in link; the old one, and browsers signed in with it, stop working',
+    permission: 'admin',
+    status: 200,
+    response: S.SignInToken,
+  },
 } as const satisfies Record<string, Operation>;
 
 export type Operations = typeof operations;

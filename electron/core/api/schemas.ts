@@ -228,6 +228,8 @@ export const TokenInfo = z.object({
 export type TokenInfo = z.infer<typeof TokenInfo>;
 export const TokenCreated = z.object({ id: z.string(), name: z.string(), role: Role, token: z.string() });
 export type TokenCreated = z.infer<typeof TokenCreated>;
+/** The sign-in link is `/?token=` and this token, on the address Labhook serves. */
+export const SignInToken = z.object({ token: z.string() });
 
 export const Session = z.object({
   id: z.string(),

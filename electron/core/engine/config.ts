@@ -18,6 +18,8 @@ export interface EngineConfig {
   retrySchedule: number[];
   demo: number;
   adminToken: string | undefined;
+  /** Whether the listening line carries the sign-in token (off: where stdout is kept, e.g. journald). */
+  printToken: boolean;
 }
 
 export class ConfigError extends Error {
@@ -39,6 +41,7 @@ const OPTIONS = {
   usbmux: { env: 'LABHOOK_USBMUX', fallback: () => (process.platform === 'win32' ? 'off' : '/var/run/usbmuxd') },
   'retry-schedule': { env: 'LABHOOK_RETRY_SCHEDULE', fallback: () => DEFAULT_RETRY_SCHEDULE },
   demo: { env: 'LABHOOK_DEMO', fallback: () => '0' },
+  'print-token': { env: 'LABHOOK_PRINT_TOKEN', fallback: () => 'on' },
 } satisfies Record<string, OptionSpec>;
 type OptionName = keyof typeof OPTIONS;
 
@@ -52,6 +55,7 @@ export const USAGE = `Usage: npm run serve -- [options]
   --usbmux PATH|off         usbmuxd socket for iOS devices (LABHOOK_USBMUX; default /var/run/usbmuxd)
   --retry-schedule LIST     delivery attempts (LABHOOK_RETRY_SCHEDULE; default 0s,5s,5m,30m,2h,5h,10h,10h)
   --demo N                  add N simulated phones (LABHOOK_DEMO; default 0)
+  --print-token on|off      print the sign-in link with its token (LABHOOK_PRINT_TOKEN; default on)
   LABHOOK_ADMIN_TOKEN       when set, accepted as an admin token`;
 
 /** The platform's per-user app data folder (Electron's `appData` + product name). */
@@ -122,8 +126,11 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     }
   }
 
-  const usbText = value('usb').trim().toLowerCase();
-  if (usbText !== 'on' && usbText !== 'off') throw new ConfigError(`--usb must be on or off, not "${usbText}"`);
+  const onOff = (name: 'usb' | 'print-token') => {
+    const text = value(name).trim().toLowerCase();
+    if (text !== 'on' && text !== 'off') throw new ConfigError(`--${name} must be on or off, not "${text}"`);
+    return text === 'on';
+  };
 
   const usbmuxText = value('usbmux');
   const demo = Number(value('demo'));
@@ -136,10 +143,11 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     port,
     adb,
     appium,
-    usb: usbText === 'on',
+    usb: onOff('usb'),
     usbmux: off(usbmuxText) ? null : usbmuxText,
     retrySchedule: retrySchedule(value('retry-schedule')),
     demo,
     adminToken: env.LABHOOK_ADMIN_TOKEN || undefined,
+    printToken: onOff('print-token'),
   };
 }

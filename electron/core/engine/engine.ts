@@ -30,15 +30,14 @@ export class Engine {
     readonly config: EngineConfig,
     readonly dispatcher: Dispatcher,
     readonly tokens: TokenService,
-    private readonly db: Database,
   ) {
     // Many browser tabs may listen to the event stream.
     this.events.setMaxListeners(0);
   }
 
-  /** The admin credential behind the `/?token=` link: LABHOOK_ADMIN_TOKEN when set, else the stored one. */
+  /** The admin credential behind the `/?token=` link; made at start, in memory only (see TokenService). */
   get signInToken(): string {
-    return this.config.adminToken ?? this.db.data.settings.signInToken;
+    return this.tokens.signInToken;
   }
 
   static async start(config: EngineConfig, log: Logger): Promise<Engine> {
@@ -80,7 +79,7 @@ export class Engine {
         sources: devices.board,
       }),
     );
-    const engine = new Engine(config, dispatcher, tokens, db);
+    const engine = new Engine(config, dispatcher, tokens);
 
     webhooks.on(
       'removed',

@@ -2,7 +2,6 @@
  * `db.json`: org, webhooks, tokens, devices, reservations and settings, through lowdb.
  * Writes are serialized and coalesced: many changes in one tick cost one atomic file write.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import type { Service } from '../lifecycle.js';
@@ -19,7 +18,7 @@ export function emptyDb(): DbData {
     tokens: [],
     devices: [],
     reservations: [],
-    settings: { signInToken: randomBytes(32).toString('base64url') },
+    settings: {},
   };
 }
 
@@ -57,6 +56,8 @@ export class Database implements Service {
       );
     }
     this.low.data = parsed.data;
+    // Older versions kept the sign-in token here in plain text; the schema dropped it, and so does the file, now.
+    if (Object.hasOwn((raw as { settings?: object }).settings ?? {}, 'signInToken')) await this.low.write();
   }
 
   /** Applies `change` in memory now and persists it; resolves once it is on disk. */

@@ -49,9 +49,7 @@ export const DbSchema = z.object({
   tokens: z.array(TokenRecord),
   devices: z.array(DeviceRecord),
   reservations: z.array(ReservationRecord),
-  settings: z.object({
-    /** The admin credential behind the `/?token=` sign-in link printed at start. */
-    signInToken: z.string().min(32),
-  }),
+  /** Keys no longer used (the plain-text sign-in token of older versions) are dropped on read. */
+  settings: z.object({}),
 });
 export type DbData = z.infer<typeof DbSchema>;
