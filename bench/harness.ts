@@ -96,7 +96,7 @@ export async function startRig(urls: readonly string[], options: Partial<Deliver
     log,
     ...options,
   });
-  const tracker = new DeviceTracker({ initial: [], persist: () => {}, settleMs: 0, log });
+  const tracker = new DeviceTracker({ initial: [], persist: () => {}, log });
   const emittedAt = new Map<string, number>();
   const committedAt = new Map<string, number>();
   const delivered = new Map<number, number>();

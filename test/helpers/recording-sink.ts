@@ -1,16 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
-import type { DeviceSink, Presence, SessionClaim } from '../../electron/core/devices/model.js';
+import type { DeviceSink, Presence, ReportOptions, SessionClaim } from '../../electron/core/devices/model.js';
 
 /** `at` is `performance.now()`, so latency measurements compare it with other `performance.now()` stamps. */
 export interface PresenceReport {
   at: number;
   presences: Presence[];
+  /** What the source said (model.ts: ReportOptions); true when it said nothing. */
+  complete: boolean;
 }
 
 export interface SessionReport {
   at: number;
   claims: SessionClaim[];
+  complete: boolean;
 }
 
 /**
@@ -29,18 +32,26 @@ export class RecordingSink implements DeviceSink {
     readonly reports: 'presences' | 'sessions',
   ) {}
 
-  reportPresences(source: string, presences: readonly Presence[]): void {
+  reportPresences(source: string, presences: readonly Presence[], options?: ReportOptions): void {
     this.sources.add(source);
     expect(source).toBe(this.source);
     if (this.reports !== 'presences') throw new Error(`${this.source} reports no presences`);
-    this.presenceReports.push({ at: performance.now(), presences: structuredClone([...presences]) });
+    this.presenceReports.push({
+      at: performance.now(),
+      presences: structuredClone([...presences]),
+      complete: options?.complete ?? true,
+    });
   }
 
-  reportSessions(source: string, claims: readonly SessionClaim[]): void {
+  reportSessions(source: string, claims: readonly SessionClaim[], options?: ReportOptions): void {
     this.sources.add(source);
     expect(source).toBe(this.source);
     if (this.reports !== 'sessions') throw new Error(`${this.source} reports no sessions`);
-    this.sessionReports.push({ at: performance.now(), claims: structuredClone([...claims]) });
+    this.sessionReports.push({
+      at: performance.now(),
+      claims: structuredClone([...claims]),
+      complete: options?.complete ?? true,
+    });
   }
 
   /** The latest presence report; undefined before the first, so "empty" never matches "nothing yet". */

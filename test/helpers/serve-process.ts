@@ -1,6 +1,7 @@
 /** `serve` as a real child process (the compiled CLI), as an operator or a service manager runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 
 export const CLI = fileURLToPath(new URL('../../out/electron/server/cli.js', import.meta.url));
 
@@ -85,4 +86,20 @@ export function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): 
       reject(new Error(`serve exited (${code}) before listening:\n${output}`));
     });
   });
+}
+
+/** One API call to a running `serve` with its admin token; the body parsed when there is one. */
+export async function callApi(
+  served: Pick<ServeProcess, 'base' | 'token'>,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const response = await request(`${served.base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${served.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
 }

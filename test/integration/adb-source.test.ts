@@ -203,9 +203,12 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     await waitFor('adb lists the slow device', () => slow.openConnections > 0);
     await attach(fast);
     await waitFor('fast ready', () => sink.find(fast.serial)?.state === 'ready');
-    // The slow one is not reported at all until its getprop answers or times out.
+    // The slow one is not reported at all until its getprop answers or times out, and until then
+    // the source does not claim its report is complete (the tracker must not read it as gone).
     expect(sink.find(slow.serial)).toBeUndefined();
+    expect(sink.presenceReports.at(-1)!.complete).toBe(false);
     const fallback = await waitFor('slow falls back', () => sink.find(slow.serial));
+    expect(sink.presenceReports.at(-1)!.complete).toBe(true);
     expect(fallback).toEqual({
       key: slow.serial,
       udid: slow.serial,
@@ -300,7 +303,7 @@ describe.skipIf(skipReason('adb'))('adb source against the real adb server', () 
     expect(adb.status().detail).not.toContain('\n');
     // Nothing seen, and the server stays away: the empty list is reported once it is known.
     await waitFor('the empty report', () => sink.presenceReports.length === 1);
-    expect(sink.lastPresences()).toEqual([]);
+    expect(sink.presenceReports[0]).toMatchObject({ presences: [], complete: true });
     await sleep(1500); // several retries
     expect(log.lines.filter((line) => line.startsWith('warn: '))).toHaveLength(1);
     expect(log.lines[0]).toContain('no adb server');

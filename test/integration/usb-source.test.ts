@@ -190,12 +190,12 @@ describe.skipIf(skipReason('usb') ?? harnessProblem())(
         to: 'offline',
         event: 'offline',
         platform: 'android',
-        sequence: 1,
       });
       expect(Date.parse(offline.observedAt)).toBeGreaterThanOrEqual(Math.floor(plugSent) + 300 - 50);
       await ns.unplug(galaxy);
       const unplugged = await ns.waitForChange((c) => c.to === 'unplugged');
-      expect(unplugged).toMatchObject({ from: 'offline', event: 'unplugged', sequence: 2 });
+      expect(unplugged).toMatchObject({ from: 'offline', event: 'unplugged' });
+      expect(unplugged.sequence).toBeGreaterThan(offline.sequence);
       expect(ns.changes).toHaveLength(2);
       await stopCleanly(ns);
     });

@@ -165,6 +165,10 @@ describe('UsbmuxSource against a usbmuxd-speaking peer', () => {
       `warn: iOS devices: usbmuxd is not running (no socket at ${peer.socketPath}); retrying in the background`,
     ]);
     expect(sink.presenceReports).toHaveLength(0);
+    // Still no daemon when the hold runs out: it sees nothing, and says so in a complete report,
+    // so start-up reconciliation need not wait for it any longer.
+    await waitFor('the empty report', () => sink.presenceReports.length === 1);
+    expect(sink.presenceReports[0]).toMatchObject({ presences: [], complete: true });
 
     await peer.attach({ udid: IPHONE });
     await peer.start();

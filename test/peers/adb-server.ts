@@ -27,6 +27,24 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Sends one smart-socket request and resolves once the server has closed the connection (it answers
+ * `host:emulator:` with nothing at all); a FAIL is an error.
+ */
+function hostRequest(port: number, service: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    socket.setTimeout(5000, () => socket.destroy(new Error(`${service}: no answer from the adb server`)));
+    socket.once('connect', () => socket.write(service.length.toString(16).padStart(4, '0') + service));
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.once('error', reject);
+    socket.once('close', () =>
+      answer.startsWith('FAIL') ? reject(new Error(`${service}: ${answer}`)) : resolve(answer),
+    );
+  });
+}
+
 export interface AdbDevice {
   serial: string;
   state: string;
@@ -154,6 +172,22 @@ export class AdbServer {
     const out = await this.adb('connect', serial);
     if (!/connected to|failed to authenticate/.test(out)) throw new Error(`adb connect ${serial}: ${out.trim()}`);
     return out.trim();
+  }
+
+  /**
+   * Attaches a daemon the way the Android emulator announces itself (`host:emulator:PORT`): the
+   * server connects to it and lists it as `emulator-<PORT-1>`, a serial that is no network address,
+   * like a USB phone's. Resolves once the server lists it.
+   */
+  async registerEmulator(adbPort: number): Promise<string> {
+    const serial = `emulator-${adbPort - 1}`;
+    await hostRequest(this.port, `host:emulator:${adbPort}`);
+    const deadline = Date.now() + 10_000;
+    while (!(await this.devices()).some((d) => d.serial === serial)) {
+      if (Date.now() > deadline) throw new Error(`the adb server did not list ${serial}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return serial;
   }
 
   async disconnect(serial: string): Promise<void> {

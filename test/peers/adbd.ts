@@ -270,6 +270,11 @@ export class EmulatedAdbd {
     return `127.0.0.1:${this._port}`;
   }
 
+  /** The adb serial this daemon gets when it is announced as an emulator (AdbServer.registerEmulator). */
+  get emulatorSerial(): string {
+    return `emulator-${this._port - 1}`;
+  }
+
   get serialno(): string {
     return this.props.get('ro.serialno')!;
   }

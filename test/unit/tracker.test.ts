@@ -13,12 +13,19 @@ afterEach(async () => {
   for (const t of trackers.splice(0)) await t.shutdown();
 });
 
+/**
+ * A tracker whose clock stands at 0 unless a test gives it one, so its sequences count up by one
+ * (change-identity.ts: the time part is 0); the grace tests, which need time to pass, pass Date.now.
+ */
 function make(options: Partial<DeviceTrackerOptions> = {}) {
   const persisted: PersistedDevice[][] = [];
   const tracker = new DeviceTracker({
     initial: [],
-    persist: (d) => persisted.push(d),
+    persist: (d) => {
+      persisted.push(d);
+    },
     log: memoryLogger(),
+    now: () => 0,
     ...options,
   });
   const changes: StatusChange[] = [];
@@ -134,11 +141,51 @@ describe('DeviceTracker transition table (through DeviceSink)', () => {
     expect(tracker.device(UDID)?.since).toBe(changes[3].observedAt);
   });
 
-  it('uses the injected clock and id source', () => {
-    let n = 0;
-    const { tracker, changes } = make({ now: () => Date.UTC(2023, 0, 6, 4, 52, 36, 963), newId: () => `id-${++n}` });
+  it('uses the injected clock', () => {
+    const { tracker, changes } = make({ now: () => Date.UTC(2023, 0, 6, 4, 52, 36, 963) });
     tracker.reportPresences('adb', [adb('ready')]);
-    expect(changes[0]).toMatchObject({ id: 'id-1', observedAt: '2023-01-06T04:52:36.963Z' });
+    expect(changes[0]).toMatchObject({ observedAt: '2023-01-06T04:52:36.963Z' });
+  });
+
+  it('sequences carry the time, so they grow past a sequence lost with db.json, and never go back', () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const { tracker, changes } = make({ now: () => clock, initial: [record({ status: 'offline', sequence: 41 })] });
+    tracker.reportPresences('adb', [adb('ready')]);
+    expect(changes[0].sequence).toBe(clock * 1000);
+    // Two changes within one microsecond, then a clock that steps back: still increasing.
+    tracker.reportPresences('adb', [adb('unusable')]);
+    clock -= 60_000;
+    tracker.reportPresences('adb', []);
+    expect(changes.map((c) => c.sequence)).toEqual([
+      clock * 1000 + 60_000_000,
+      clock * 1000 + 60_000_001,
+      clock * 1000 + 60_000_002,
+    ]);
+    expect(Number.isSafeInteger(Date.UTC(2255, 0, 1) * 1000)).toBe(true);
+
+    // db.json moved away: the next run knows nothing of the device and starts over at its own time.
+    clock += 120_000;
+    const fresh = make({ now: () => clock });
+    fresh.tracker.reportPresences('adb', [adb('ready')]);
+    expect(fresh.changes[0].sequence).toBeGreaterThan(changes[2].sequence);
+  });
+
+  it('the same change from the same persisted state has the same id: a crash before db.json was written repeats its webhook-id', () => {
+    const initial = [record({ status: 'online', sequence: 41 })];
+    const first = make({ initial, now: () => Date.UTC(2026, 0, 1) });
+    first.tracker.reportPresences('adb', [adb('unusable')]);
+    first.tracker.reportPresences('adb', [adb('ready')]);
+    // The process died before it persisted: the next run starts from the same state and sees the same.
+    const second = make({ initial, now: () => Date.UTC(2026, 0, 1, 0, 0, 5) });
+    second.tracker.reportPresences('adb', [adb('unusable')]);
+    expect(second.changes[0].id).toBe(first.changes[0].id);
+    expect(second.changes[0].sequence).toBeGreaterThan(first.changes[1].sequence);
+    // Another status from that state, or the next change, is another event.
+    const third = make({ initial, now: () => Date.UTC(2026, 0, 1) });
+    third.tracker.reportPresences('adb', []);
+    third.tracker.reconcile();
+    expect(third.changes.map((c) => c.to)).toEqual(['unplugged']);
+    expect(new Set([first.changes[0].id, first.changes[1].id, third.changes[0].id]).size).toBe(3);
   });
 });
 
@@ -252,7 +299,7 @@ describe('DeviceTracker sources and devices', () => {
 
 describe('DeviceTracker grace period for devices on the USB bus only', () => {
   it('a phone only on the USB bus turns offline by itself after the grace period', async () => {
-    const { tracker, changes } = make({ graceMs: 50 });
+    const { tracker, changes } = make({ graceMs: 50, now: Date.now });
     tracker.reportPresences('usb', [{ key: 'usb:1-2', udid: UDID, state: 'attached' }]);
     expect(changes).toEqual([]);
     await waitFor('the grace timer', () => changes.length > 0);
@@ -261,7 +308,7 @@ describe('DeviceTracker grace period for devices on the USB bus only', () => {
   });
 
   it('a phone that adb claims within the grace period never shows offline', async () => {
-    const { tracker, changes } = make({ graceMs: 50 });
+    const { tracker, changes } = make({ graceMs: 50, now: Date.now });
     tracker.reportPresences('usb', [{ key: 'usb:1-2', udid: UDID, state: 'attached' }]);
     tracker.reportPresences('adb', [adb('ready')]);
     await new Promise((r) => setTimeout(r, 150));
@@ -269,7 +316,7 @@ describe('DeviceTracker grace period for devices on the USB bus only', () => {
   });
 
   it('a phone adb drops while still on the bus stays online through the grace period, then is offline', async () => {
-    const { tracker, changes } = make({ graceMs: 50 });
+    const { tracker, changes } = make({ graceMs: 50, now: Date.now });
     tracker.reportPresences('usb', [{ key: 'usb:1-2', udid: UDID, state: 'attached' }]);
     tracker.reportPresences('adb', [adb('ready')]);
     tracker.reportPresences('adb', []);
@@ -282,7 +329,7 @@ describe('DeviceTracker grace period for devices on the USB bus only', () => {
   });
 
   it('the grace timer is cleared on shutdown', async () => {
-    const { tracker, changes } = make({ graceMs: 30 });
+    const { tracker, changes } = make({ graceMs: 30, now: Date.now });
     tracker.reportPresences('usb', [{ key: 'usb:1-2', udid: UDID, state: 'attached' }]);
     await tracker.shutdown();
     await new Promise((r) => setTimeout(r, 100));
@@ -340,36 +387,50 @@ describe('DeviceTracker reconciliation at start', () => {
     ]);
   });
 
-  it('reconciles by itself after the settle delay when the engine does not', async () => {
-    const { tracker, changes } = make({ initial, settleMs: 30 });
+  it('reconciles only once every awaited source has given a complete report', async () => {
+    const log = memoryLogger();
+    const { tracker, changes } = make({ initial, awaitSources: ['adb', 'usbmux', 'appium'], log });
+    await tracker.boot();
+    // adb still reads getprop of the others: what it reports stands, what it leaves out is not gone yet.
+    tracker.reportPresences('adb', [adb('ready', 'A')], { complete: false });
+    tracker.reportSessions('appium', []);
+    tracker.reportPresences('usbmux', []);
+    expect(tracker.isReconciled).toBe(false);
+    expect(changes).toEqual([]);
+    tracker.reportPresences('adb', [adb('ready', 'A'), adb('ready', 'E')], { complete: false });
+    expect(tracker.isReconciled).toBe(false);
+    expect(changes).toEqual([]);
+    tracker.reportPresences('adb', [adb('ready', 'A'), adb('ready', 'E')]);
+    expect(tracker.isReconciled).toBe(true);
+    expect(changes.map((c) => [c.udid, c.to])).toEqual([
+      ['B', 'unplugged'],
+      ['D', 'unplugged'],
+    ]);
+    expect(log.lines.join('\n')).toMatch(/reconciled with the last run \(3 unchanged, 2 changed/);
+  });
+
+  it('without awaited sources, reconciles at boot', async () => {
+    const { tracker, changes } = make({ initial });
+    await tracker.boot();
+    expect(tracker.isReconciled).toBe(true);
+    expect(changes.map((c) => c.udid)).toEqual(['A', 'B', 'D', 'E']);
+  });
+
+  it('reconciles after its backstop when a source never completes, and says which one', async () => {
+    const log = memoryLogger();
+    const { tracker, changes } = make({ initial, awaitSources: ['adb', 'usbmux'], backstopMs: 30, log });
     await tracker.boot();
     tracker.reportPresences('adb', [adb('ready', 'A'), adb('ready', 'B'), adb('ready', 'D'), adb('ready', 'E')]);
     expect(changes.map((c) => [c.udid, c.to, c.event])).toEqual([['B', 'online', 'online']]);
-    await waitFor('the settle timer', () => tracker.isReconciled);
+    await waitFor('the backstop', () => tracker.isReconciled);
     // D was utilizing at shutdown; no session source reported one, so its session ended meanwhile.
     expect(changes.map((c) => [c.udid, c.to, c.event])).toEqual([
       ['B', 'online', 'online'],
       ['D', 'online', null],
     ]);
+    expect(log.lines.join('\n')).toMatch(/no complete report from usbmux within/);
     tracker.reportPresences('adb', []);
     expect(changes.slice(2).map((c) => c.udid)).toEqual(['A', 'B', 'D', 'E']);
-  });
-
-  it('reconciles as soon as every awaited source has reported once', async () => {
-    const { tracker, changes } = make({ initial, awaitSources: ['adb', 'usbmux'], settleMs: 60_000 });
-    await tracker.boot();
-    tracker.reportPresences('adb', [adb('ready', 'A')]);
-    tracker.reportSessions('appium', []);
-    tracker.reportPresences('adb', [adb('ready', 'A')]);
-    expect(tracker.isReconciled).toBe(false);
-    expect(changes).toEqual([]);
-    tracker.reportPresences('usbmux', []);
-    expect(tracker.isReconciled).toBe(true);
-    expect(changes.map((c) => [c.udid, c.to])).toEqual([
-      ['B', 'unplugged'],
-      ['D', 'unplugged'],
-      ['E', 'unplugged'],
-    ]);
   });
 
   it('a device utilizing at shutdown does not flap while the session sources catch up', () => {

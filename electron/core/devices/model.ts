@@ -37,12 +37,23 @@ export interface SessionClaim {
   expiresAt: string | null;
 }
 
+/**
+ * Whether a report is the source's whole truth. A source that cannot vouch for everything yet (adb
+ * still reading a phone's properties, a daemon still connecting or restarting) says `complete:
+ * false`: what it reports stands, but the tracker does not yet conclude that a device it does not
+ * mention is gone. Start-up reconciliation waits for a complete report from every source.
+ */
+export interface ReportOptions {
+  /** Default true. */
+  complete?: boolean;
+}
+
 /** Where sources send what they see. Each call replaces that source's previous report. */
 export interface DeviceSink {
-  /** The complete set of devices this source sees now. */
-  reportPresences(source: SourceName, presences: readonly Presence[]): void;
-  /** The complete set of sessions this source knows now (appium, reservations). */
-  reportSessions(source: string, sessions: readonly SessionClaim[]): void;
+  /** Every device this source sees now. */
+  reportPresences(source: SourceName, presences: readonly Presence[], options?: ReportOptions): void;
+  /** Every session this source knows now (appium, reservations). */
+  reportSessions(source: string, sessions: readonly SessionClaim[], options?: ReportOptions): void;
 }
 
 export interface SourceState {
@@ -66,7 +77,7 @@ export interface StatusChange {
   from: DeviceStatus;
   to: DeviceStatus;
   event: WebhookEvent | null;
-  /** Per-device counter, increasing with every change. */
+  /** Per-device, increasing with every change and never going back (see sequence.ts). */
   sequence: number;
   /** When the change was observed (ISO 8601). */
   observedAt: string;

@@ -5,9 +5,6 @@
 import type { DeviceStatus, WebhookEvent } from '../api/schemas.js';
 import type { Presence } from './model.js';
 
-/** How long a device may sit on the USB bus alone before it counts as offline (debugging off, trust not granted). */
-export const DEFAULT_GRACE_MS = 5000;
-
 /** Seen somewhere, but only on the USB bus: adb and usbmuxd have not (yet) claimed it. */
 export function isAttachedOnly(presences: readonly Pick<Presence, 'state'>[]): boolean {
   return presences.length > 0 && presences.every((p) => p.state === 'attached');

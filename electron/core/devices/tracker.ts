@@ -6,12 +6,14 @@
  * emission order.
  *
  * Start-up reconciliation: `initial` holds the statuses persisted at the last shutdown. Sources need
- * a moment after boot before their first report (the adb server answers, usbmuxd lists), so a
- * persisted device nobody has reported yet keeps its persisted status until reconciliation, which
- * happens at the first of:
- *  - every source named in `awaitSources` has reported its presences once;
- *  - `settleMs` (3 s) after `boot()` (a source that cannot start never reports);
- *  - the engine calls `reconcile()`.
+ * a moment after boot before they can vouch for every device (the adb server answers, each phone's
+ * getprop returns, usbmuxd lists), so a persisted device nobody has reported yet keeps its
+ * persisted status until reconciliation, which happens once every source named in `awaitSources`
+ * has given a complete report (model.ts: ReportOptions). Each source bounds how long that takes: a
+ * source that cannot start says so with a complete, empty report once it has waited long enough
+ * for its peer (timing.ts), so the tracker itself never guesses with a timer of its own; its
+ * backstop (`backstopMs`, 60 s) only covers a source that breaks that promise, and is logged as a
+ * fault. The engine may also call `reconcile()`.
  * From then on every device's status is derived from the reports alone. A device a source does
  * report before that is tracked normally, against its persisted status, with one exception: a device
  * utilizing at shutdown stays utilizing until reconciliation even if it is reachable without a
@@ -19,36 +21,37 @@
  * drop to online and back would fire a second `utilizing`.
  *
  * Wiring: list the tracker after the sources in the engine's boot order. Its `boot()` then starts
- * the settle delay once the sources are up, and at shutdown it goes first: it flushes, and the
+ * the backstop once the sources are up, and at shutdown it goes first: it flushes, and the
  * reports that arrive while sources stop are ignored (stopping Labhook is not unplugging phones).
  */
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import type { Device, Session } from '../api/schemas.js';
 import type { Service } from '../lifecycle.js';
 import { consoleLogger, type Logger } from '../log.js';
+import { changeId, nextSequence } from './change-identity.js';
 import { displayName, type PersistedDevice } from './device-record.js';
-import type { DeviceSink, Platform, Presence, SessionClaim, SourceName, StatusChange } from './model.js';
-import { DEFAULT_GRACE_MS, deriveStatus, eventFor, isAttachedOnly } from './status-rules.js';
+import type { DeviceSink, Platform, Presence, ReportOptions, SessionClaim, SourceName, StatusChange } from './model.js';
+import { deriveStatus, eventFor, isAttachedOnly } from './status-rules.js';
+import { TRACKER } from './timing.js';
 import { looksLikeIosUdid, preferredUdid, udidKey } from './udid.js';
 
 export type { PersistedDevice } from './device-record.js';
 
-export const DEFAULT_SETTLE_MS = 3000;
-
 export interface DeviceTrackerOptions {
   /** The devices persisted at the last shutdown. */
   initial: readonly PersistedDevice[];
-  /** Receives the full device list after changes; calls are coalesced (one per event-loop turn). */
-  persist: (devices: PersistedDevice[]) => void;
+  /**
+   * Receives the full device list after changes; calls are coalesced (one per event-loop turn).
+   * A returned promise is awaited at shutdown, so the last list is written before the store closes.
+   */
+  persist: (devices: PersistedDevice[]) => void | Promise<void>;
   /** How long a device may be on the USB bus alone before it is offline. */
   graceMs?: number;
-  /** How long after `boot()` the tracker reconciles on its own if the engine has not called `reconcile()`. */
-  settleMs?: number;
-  /** Reconcile as soon as each of these sources (device or session sources) has reported once. */
+  /** The last resort: how long after `boot()` the tracker reconciles although a source never gave a complete report. */
+  backstopMs?: number;
+  /** Reconcile as soon as each of these sources (device or session sources) has given a complete report. */
   awaitSources?: readonly SourceName[];
   now?: () => number;
-  newId?: () => string;
   log?: Logger;
 }
 
@@ -88,17 +91,17 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
   private readonly entries = new Map<string, Entry>();
   private readonly presenceKeys = new Map<string, Set<string>>();
   private readonly claimKeys = new Map<string, Set<string>>();
-  private readonly persistFn: (devices: PersistedDevice[]) => void;
+  private readonly persistFn: (devices: PersistedDevice[]) => void | Promise<void>;
+  private persisting: Promise<void> = Promise.resolve();
   private readonly graceMs: number;
-  private readonly settleMs: number;
+  private readonly backstopMs: number;
   private readonly now: () => number;
-  private readonly newId: () => string;
   private readonly log: Logger;
   private readonly awaiting: Set<string>;
 
   private reconciled = false;
   private closed = false;
-  private settleTimer: NodeJS.Timeout | null = null;
+  private backstopTimer: NodeJS.Timeout | null = null;
   private persistPending: NodeJS.Immediate | null = null;
   private dirty = false;
   private readonly outgoing: StatusChange[] = [];
@@ -107,10 +110,9 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
   constructor(options: DeviceTrackerOptions) {
     super();
     this.persistFn = options.persist;
-    this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-    this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+    this.graceMs = options.graceMs ?? TRACKER.graceMs;
+    this.backstopMs = options.backstopMs ?? TRACKER.reconcileBackstopMs;
     this.now = options.now ?? Date.now;
-    this.newId = options.newId ?? randomUUID;
     this.log = options.log ?? consoleLogger;
     this.awaiting = new Set(options.awaitSources ?? []);
     for (const device of options.initial) {
@@ -124,18 +126,26 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
 
   async boot(): Promise<void> {
     this.closed = false;
-    if (!this.reconciled && this.settleTimer === null) {
-      this.settleTimer = setTimeout(() => this.reconcile(), this.settleMs);
-      this.settleTimer.unref();
-    }
+    if (this.reconciled || this.backstopTimer !== null) return;
+    if (this.awaiting.size === 0) return this.reconcile();
+    this.backstopTimer = setTimeout(() => {
+      this.backstopTimer = null;
+      this.log.error(
+        `tracker: no complete report from ${[...this.awaiting].join(', ')} within ${this.backstopMs / 1000} s of start; ` +
+          'reconciling the devices of the last run with what is known',
+      );
+      this.reconcile();
+    }, this.backstopMs);
+    this.backstopTimer.unref();
   }
 
   async shutdown(): Promise<void> {
     this.closed = true;
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = null;
+    if (this.backstopTimer) clearTimeout(this.backstopTimer);
+    this.backstopTimer = null;
     for (const entry of this.entries.values()) this.clearGrace(entry);
     this.flush();
+    await this.persisting;
   }
 
   /**
@@ -143,22 +153,33 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
    * the last run (online at shutdown and absent now: unplugged, once). Unchanged devices fire nothing.
    */
   reconcile(): void {
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = null;
-    if (this.closed) return;
+    if (this.backstopTimer) clearTimeout(this.backstopTimer);
+    this.backstopTimer = null;
+    if (this.closed || this.reconciled) return;
     this.reconciled = true;
+    let unchanged = 0;
+    let changed = 0;
     for (const entry of [...this.entries.values()]) {
+      const before = entry.record.status;
+      const fromLastRun = entry.fromLastRun;
       this.recompute(entry);
       this.drain();
+      if (fromLastRun) {
+        if (entry.record.status === before) unchanged += 1;
+        else changed += 1;
+      }
     }
     this.sweep();
+    this.log.info(
+      `tracker: devices reconciled with the last run (${unchanged} unchanged, ${changed} changed while Labhook was not watching)`,
+    );
   }
 
   get isReconciled(): boolean {
     return this.reconciled;
   }
 
-  reportPresences(source: SourceName, presences: readonly Presence[]): void {
+  reportPresences(source: SourceName, presences: readonly Presence[], options?: ReportOptions): void {
     if (this.closed) return;
     const grouped = byDevice(presences);
     const touched = new Set([...(this.presenceKeys.get(source) ?? []), ...grouped.keys()]);
@@ -174,10 +195,10 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
       if (entry.presences.length > 0) entry.seen = true;
     }
     this.recomputeAll(touched);
-    this.reported(source);
+    this.reported(source, options);
   }
 
-  reportSessions(source: string, sessions: readonly SessionClaim[]): void {
+  reportSessions(source: string, sessions: readonly SessionClaim[], options?: ReportOptions): void {
     if (this.closed) return;
     const grouped = byDevice(sessions);
     const touched = new Set([...(this.claimKeys.get(source) ?? []), ...grouped.keys()]);
@@ -190,11 +211,12 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
         .concat(fresh.map((claim) => ({ source, claim: { ...claim } })));
     }
     this.recomputeAll(touched);
-    this.reported(source);
+    this.reported(source, options);
   }
 
-  private reported(source: string): void {
-    if (!this.reconciled && this.awaiting.delete(source) && this.awaiting.size === 0) this.reconcile();
+  private reported(source: string, options: ReportOptions | undefined): void {
+    if (this.reconciled || options?.complete === false) return;
+    if (this.awaiting.delete(source) && this.awaiting.size === 0) this.reconcile();
   }
 
   /** Every device the tracker knows, in the API's shape. */
@@ -231,7 +253,11 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     const snapshot: PersistedDevice[] = [];
     for (const entry of this.entries.values()) if (entry.known) snapshot.push({ ...entry.record });
     try {
-      this.persistFn(snapshot);
+      const written = this.persistFn(snapshot);
+      if (written)
+        this.persisting = written.catch((error: Error) =>
+          this.log.error(`tracker: could not persist device statuses: ${error.message}`),
+        );
     } catch (error) {
       this.log.error(`tracker: could not persist device statuses: ${(error as Error).message}`);
     }
@@ -315,14 +341,16 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     if (status === record.status) return;
     const from = record.status;
     const observedAt = new Date(now).toISOString();
+    // Derived from the state it leaves, before that state is replaced (change-identity.ts).
+    const id = changeId(udidKey(record.udid), record.sequence, record.since, status);
     record.status = status;
     record.since = observedAt;
-    record.sequence += 1;
+    record.sequence = nextSequence(record.sequence, now);
     entry.known = true;
     entry.fromLastRun = false;
     this.schedulePersist();
     this.outgoing.push({
-      id: this.newId(),
+      id,
       udid: record.udid,
       name: displayName(record),
       platform: record.platform,

@@ -16,7 +16,8 @@ export function wireDelivery(options: {
   publish: (event: ServerEvent) => void;
 }): {
   service: DeliveryService;
-  enqueue(change: StatusChange): void;
+  /** Settles once the change's callbacks are journaled (or could not be); never rejects. */
+  enqueue(change: StatusChange): Promise<void>;
 } {
   const { config, db, webhooks, log, version, publish } = options;
   const service = new DeliveryService({
@@ -33,8 +34,8 @@ export function wireDelivery(options: {
     service,
     enqueue(change) {
       // Kobiton's rules fire nothing for utilizing → online; the window still hears of the change.
-      if (change.event === null) return;
-      service
+      if (change.event === null) return Promise.resolve();
+      return service
         .enqueue(change)
         .catch((error: Error) =>
           log.error(`could not record the ${change.event} callbacks for ${change.udid}: ${error.message}`),

@@ -36,7 +36,8 @@ export function wireDevices(options: {
   db: Database;
   log: Logger;
   publish: (event: ServerEvent) => void;
-  onChange: (change: StatusChange) => void;
+  /** Hands a change to delivery; settles once it is journaled. */
+  onChange: (change: StatusChange) => Promise<void>;
 }): DeviceWiring {
   const { config, db, log, publish, onChange } = options;
   // Sources report to the tracker, which is built below once their list is known.
@@ -61,18 +62,33 @@ export function wireDevices(options: {
   if (config.appium) sources.push(new AppiumSource({ urls: config.appium, sink, log }));
   if (config.demo > 0) sources.push(new DemoSource({ count: config.demo, sink, log }));
 
+  // The statuses in db.json never get ahead of the delivery journal: a status written before its
+  // change was journaled would, after a crash in between, be a change nobody is ever told of. So
+  // each write of the device list waits for the hand-off of every change it contains. (The other
+  // way round, a crash after the journal and before db.json repeats the change with the same
+  // webhook-id: see change-identity.ts.)
+  const handoffs = new Set<Promise<void>>();
+  let lastDeviceWrite: Promise<void> = Promise.resolve();
   const tracker = new DeviceTracker({
     initial: db.data.devices,
     persist: (devices) => {
-      db.data.devices = devices;
-      void db.save().catch((error: Error) => log.error(`could not save devices: ${error.message}`));
+      const journaled = Promise.all([...handoffs]);
+      lastDeviceWrite = lastDeviceWrite
+        .then(() => journaled)
+        .then(() => {
+          db.data.devices = devices;
+          return db.save();
+        })
+        .catch((error: Error) => log.error(`could not save devices: ${error.message}`));
+      return lastDeviceWrite;
     },
     // Start-up reconciliation waits for each enabled source's first report (or 3 s).
     awaitSources: sources.map((s) => s.name),
     log,
   });
   tracker.on('change', (change) => {
-    onChange(change);
+    const handoff = onChange(change).finally(() => handoffs.delete(handoff));
+    handoffs.add(handoff);
     const device = tracker.device(change.udid);
     if (device)
       publish({ type: 'device', data: { device, from: change.from, event: change.event, sequence: change.sequence } });

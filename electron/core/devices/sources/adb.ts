@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { Client, Device } from '@devicefarmer/adbkit';
 import type { Logger } from '../../log.js';
 import type { DeviceSink, DeviceSource, Presence, SourceState } from '../model.js';
+import { ADB } from '../timing.js';
 import { readProperties } from './adb-getprop.js';
 import { type DeviceProps, TRANSIENT_STATES, UNKNOWN_MODEL, presenceFor, samePresences } from './adb-presence.js';
 
@@ -90,6 +91,10 @@ export class AdbSource implements DeviceSource {
   /** While set, previously reported devices missing from adb's list (or transient) are kept as they were. */
   private settleUntil = 0;
   private outage = false;
+  /** The outage lasted serverGoneMs: the devices were reported gone. */
+  private gone = false;
+  /** A complete list has come from the current connection. */
+  private listed = false;
   private downLogged = false;
 
   /** The server's latest complete list: adb serial → raw state. */
@@ -98,6 +103,7 @@ export class AdbSource implements DeviceSource {
   private readonly fetching = new Map<string, () => void>();
   private readonly warnedGetprop = new Set<string>();
   private reported: Presence[] | null = null;
+  private reportedComplete = false;
   /** When each serial not yet reported was first listed in a transient state. */
   private readonly arriving = new Map<string, number>();
   private arrivalTimer: NodeJS.Timeout | null = null;
@@ -107,12 +113,12 @@ export class AdbSource implements DeviceSource {
     this.port = options.port;
     this.sink = options.sink;
     this.log = options.log;
-    this.pollMs = options.pollMs ?? 1000;
-    this.serverGoneMs = options.serverGoneMs ?? 10_000;
-    this.settleMs = options.settleMs ?? 5_000;
-    this.getpropTimeoutMs = options.getpropTimeoutMs ?? 10_000;
-    this.retryMs = options.retryMs ?? [1000, 10_000];
-    this.arrivalMs = options.arrivalMs ?? 3000;
+    this.pollMs = options.pollMs ?? ADB.pollMs;
+    this.serverGoneMs = options.serverGoneMs ?? ADB.serverGoneMs;
+    this.settleMs = options.settleMs ?? ADB.settleMs;
+    this.getpropTimeoutMs = options.getpropTimeoutMs ?? ADB.getpropMs;
+    this.retryMs = options.retryMs ?? [ADB.retry.firstMs, ADB.retry.maxMs];
+    this.arrivalMs = options.arrivalMs ?? ADB.arrivalMs;
   }
 
   status(): SourceState {
@@ -213,6 +219,7 @@ export class AdbSource implements DeviceSource {
 
   private connected(): void {
     this.retries = 0;
+    this.gone = false;
     if (this.goneTimer) clearTimeout(this.goneTimer);
     this.goneTimer = null;
     if (this.outage) {
@@ -267,6 +274,7 @@ export class AdbSource implements DeviceSource {
     this.pollTimer = null;
     this.pollStartedAt = null;
     this.pollAgain = false;
+    this.listed = false;
     if (this.tracker) endQuietly(this.tracker);
     this.tracker = null;
     // Property reads in flight ride on the old server; they are redone once it is back.
@@ -293,6 +301,7 @@ export class AdbSource implements DeviceSource {
     this.goneTimer = setTimeout(() => {
       this.goneTimer = null;
       if (!this.running || !this.outage) return;
+      this.gone = true;
       this.devices = new Map();
       this.settleUntil = 0;
       this.publish();
@@ -317,6 +326,7 @@ export class AdbSource implements DeviceSource {
   private onList(devices: Map<string, string>): void {
     if (!this.running) return;
     this.devices = devices;
+    this.listed = true;
     for (const [serial, state] of devices) {
       if (state === 'device' && !this.props.has(serial) && !this.fetching.has(serial)) this.fetchProps(serial);
     }
@@ -428,8 +438,12 @@ export class AdbSource implements DeviceSource {
       this.arrivalTimer.unref?.();
     }
 
-    if (this.reported && samePresences(this.reported, presences)) return;
+    // Complete once nothing is left to wait for: the server's list is in (or the server is declared
+    // gone), no getprop is pending, no new transport is still in its handshake, no settle is running.
+    const complete = (this.gone || this.listed) && this.fetching.size === 0 && nextArrival === Infinity && !settling;
+    if (this.reported && complete === this.reportedComplete && samePresences(this.reported, presences)) return;
     this.reported = presences;
-    this.sink.reportPresences('adb', presences);
+    this.reportedComplete = complete;
+    this.sink.reportPresences('adb', presences, { complete });
   }
 }

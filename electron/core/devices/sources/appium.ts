@@ -6,8 +6,9 @@
 import { Agent, errors, request } from 'undici';
 import type { Logger } from '../../log.js';
 import type { DeviceSink, DeviceSource, SessionClaim, SourceState } from '../model.js';
+import { APPIUM } from '../timing.js';
 
-const REQUEST_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = APPIUM.requestMs;
 /**
  * How long a server that stops answering in time keeps the sessions we last saw on it.
  *
@@ -16,9 +17,10 @@ const REQUEST_TIMEOUT_MS = 3000;
  * sessions died with it (they never outlive the server), so they are dropped at once. A timeout
  * (or a reset) usually means a live server busy with a heavy command; dropping its sessions then would
  * flap the device utilizing → online → utilizing and send a spurious `utilizing` callback. So
- * after a timeout the last known sessions stand for this long past the last good answer.
+ * after a timeout the last known sessions stand for this long past the last good answer (at start,
+ * past boot: the sessions of the last run are not known, so the report stays incomplete meanwhile).
  */
-const STALE_AFTER_TIMEOUT_MS = 10_000;
+const STALE_AFTER_TIMEOUT_MS = APPIUM.staleAfterTimeoutMs;
 
 export const SESSION_DISCOVERY_FLAG = "--allow-insecure '*:session_discovery'";
 
@@ -34,6 +36,8 @@ interface ServerWatch {
   lastGoodAt: number;
   problem: string | null;
   checked: boolean;
+  /** Timed out: its last known sessions stand, unvouched for. */
+  holding: boolean;
   loggedProblem: string | null;
   warnedSessions: Set<string>;
   timer: NodeJS.Timeout | null;
@@ -66,7 +70,7 @@ export class AppiumSource implements DeviceSource {
   constructor(options: { urls: string[]; sink: DeviceSink; log: Logger; pollMs?: number }) {
     this.sink = options.sink;
     this.log = options.log;
-    this.pollMs = options.pollMs ?? 1000;
+    this.pollMs = options.pollMs ?? APPIUM.pollMs;
     const urls = [...new Set(options.urls.map((url) => url.trim().replace(/\/+$/, '')).filter(Boolean))];
     this.servers = urls.map((url) => ({
       url,
@@ -74,6 +78,7 @@ export class AppiumSource implements DeviceSource {
       lastGoodAt: 0,
       problem: null,
       checked: false,
+      holding: false,
       loggedProblem: null,
       warnedSessions: new Set(),
       timer: null,
@@ -85,7 +90,10 @@ export class AppiumSource implements DeviceSource {
     this.stopped = false;
     this.abort = new AbortController();
     this.agent = new Agent({ connect: { timeout: REQUEST_TIMEOUT_MS }, keepAliveTimeout: 10_000 });
-    for (const server of this.servers) this.pollSoon(server, 0);
+    for (const server of this.servers) {
+      server.lastGoodAt = Date.now();
+      this.pollSoon(server, 0);
+    }
   }
 
   async shutdown(): Promise<void> {
@@ -140,6 +148,7 @@ export class AppiumSource implements DeviceSource {
     if (outcome.kind === 'ok') {
       server.claims = outcome.claims;
       server.lastGoodAt = Date.now();
+      server.holding = false;
       if (server.problem) this.log.info(`Appium at ${server.url} answers again`);
       server.problem = null;
       server.loggedProblem = null;
@@ -147,6 +156,7 @@ export class AppiumSource implements DeviceSource {
       server.problem = outcome.problem;
       const keep = outcome.kind === 'timeout' && Date.now() - server.lastGoodAt < STALE_AFTER_TIMEOUT_MS;
       if (!keep) server.claims = [];
+      server.holding = keep;
       if (server.loggedProblem !== outcome.problem) {
         server.loggedProblem = outcome.problem;
         this.log.warn(outcome.problem);
@@ -256,9 +266,11 @@ export class AppiumSource implements DeviceSource {
     const claims = this.servers
       .flatMap((server) => server.claims)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const key = JSON.stringify(claims);
+    // Complete once every server has answered, or failed in a way that says it has no sessions.
+    const complete = this.servers.every((server) => server.checked && !server.holding);
+    const key = JSON.stringify({ complete, claims });
     if (key === this.lastReported) return;
     this.lastReported = key;
-    this.sink.reportSessions('appium', claims);
+    this.sink.reportSessions('appium', claims, { complete });
   }
 }

@@ -7,7 +7,15 @@
  */
 import type { DeviceStatus } from '../../api/schemas.js';
 import type { Logger } from '../../log.js';
-import type { DeviceSink, DeviceSource, Platform, Presence, SessionClaim, SourceState } from '../model.js';
+import type {
+  DeviceSink,
+  DeviceSource,
+  Platform,
+  Presence,
+  ReportOptions,
+  SessionClaim,
+  SourceState,
+} from '../model.js';
 
 const CYCLE: readonly DeviceStatus[] = ['online', 'utilizing', 'online', 'offline', 'unplugged'];
 
@@ -75,7 +83,9 @@ export class DemoSource implements DeviceSource {
     if (this.running) return;
     this.running = true;
     for (const phone of this.phones) if (CYCLE[phone.phase] === 'utilizing') phone.session = this.newSession(phone);
-    this.reportSessions();
+    // Sessions first, so no phone shows online between the two reports; the source's picture is
+    // complete only with its presences.
+    this.reportSessions({ complete: false });
     this.reportPresences();
     // Spread the first steps over one period so the phones do not change in lockstep.
     this.phones.forEach((phone, i) =>
@@ -139,10 +149,11 @@ export class DemoSource implements DeviceSource {
     this.sink.reportPresences('demo', presences);
   }
 
-  private reportSessions(): void {
+  private reportSessions(options?: ReportOptions): void {
     this.sink.reportSessions(
       'demo',
       this.phones.flatMap((phone) => (phone.session ? [phone.session] : [])),
+      options,
     );
   }
 }

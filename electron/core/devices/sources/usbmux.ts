@@ -7,21 +7,13 @@ import { createConnection, type Socket } from 'node:net';
 import { build, parse, type PlistValue } from 'plist';
 import type { Logger } from '../../log.js';
 import type { DeviceSink, DeviceSource, Presence, SourceState } from '../model.js';
+import { backoffMs, USBMUX } from '../timing.js';
 
 const HEADER_BYTES = 16;
 const PLIST_VERSION = 1;
 const MESSAGE_PLIST = 8;
 /** A usbmuxd message is a few hundred bytes; anything this large means we lost the framing. */
 const MAX_FRAME_BYTES = 1 << 20;
-
-/** After Listen, usbmuxd sends one Attached per present device at once; wait for the burst to end. */
-const SETTLE_QUIET_MS = 100;
-const SETTLE_MAX_MS = 1000;
-/** How long the last list stands after the daemon goes away, so a daemon restart reads as no change. */
-const HOLD_MS = 5000;
-const FIRST_RETRY_MS = 100;
-const MIN_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 10_000;
 
 /** Apple's USB product ids (as in Linux's ipheth driver). Every iPhone since the 5 shares 0x12a8. */
 const PRODUCT_NAMES: ReadonlyMap<number, string> = new Map([
@@ -99,6 +91,9 @@ export class UsbmuxSource implements DeviceSource {
   async boot(): Promise<void> {
     this.stopped = false;
     this.current = { state: 'unavailable', detail: `connecting to usbmuxd at ${this.socketPath}` };
+    // Nothing is known yet, as after losing the daemon: if it does not list its devices within the
+    // hold, the source reports none (a complete report: the tracker need not wait for it any more).
+    this.hold();
     // Boot never waits on the daemon: it may start later, and the source picks it up then.
     this.connect();
   }
@@ -175,18 +170,22 @@ export class UsbmuxSource implements DeviceSource {
       this.outageLogged = true;
       this.log.warn(`iOS devices: ${reason}; retrying in the background`);
     }
-    if (wasListening && this.devices.size > 0 && !this.holdTimer) {
-      this.holdTimer = setTimeout(() => {
-        this.holdTimer = null;
-        // Reconnected and mid-burst: the settled list replaces this one in a moment.
-        if (this.listening) return;
-        this.devices = new Map();
-        this.report();
-      }, HOLD_MS);
-    }
+    if (wasListening && this.devices.size > 0) this.hold();
     // A daemon that just restarted is usually back within milliseconds; one that is absent is not.
-    const delay = wasListening ? FIRST_RETRY_MS : Math.min(MIN_BACKOFF_MS * 2 ** this.retries++, MAX_BACKOFF_MS);
+    const delay = wasListening ? USBMUX.reconnectMs : backoffMs(USBMUX.retry, this.retries++);
     this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** The last list stands for holdMs while the daemon is away; then nobody can vouch for its devices. */
+  private hold(): void {
+    if (this.holdTimer) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      // Reconnected and mid-burst: the settled list replaces this one in a moment.
+      if (this.listening) return;
+      this.devices = new Map();
+      this.report();
+    }, USBMUX.holdMs);
   }
 
   private receive(socket: Socket, chunk: Buffer): void {
@@ -232,7 +231,7 @@ export class UsbmuxSource implements DeviceSource {
         if (this.outageLogged) this.log.info(`iOS devices: usbmuxd at ${this.socketPath} is back`);
         this.outageLogged = false;
         this.incoming = new Map();
-        this.settleDeadline = Date.now() + SETTLE_MAX_MS;
+        this.settleDeadline = Date.now() + USBMUX.burstMaxMs;
         this.armSettle();
         return;
       case 'Attached': {
@@ -264,7 +263,7 @@ export class UsbmuxSource implements DeviceSource {
 
   private armSettle(): void {
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    const wait = Math.max(0, Math.min(SETTLE_QUIET_MS, this.settleDeadline - Date.now()));
+    const wait = Math.max(0, Math.min(USBMUX.burstQuietMs, this.settleDeadline - Date.now()));
     this.settleTimer = setTimeout(() => {
       this.settleTimer = null;
       if (!this.incoming) return;
