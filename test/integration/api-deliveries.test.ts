@@ -70,7 +70,9 @@ describe('callbacks end to end', () => {
     expect(request.path).toMatch(/\/labhook$/);
     expect(request.headers['authorization']).toBe('Bearer receiver-secret');
     expect(request.headers['user-agent']).toMatch(/^Labhook\/\d+\.\d+\.\d+/);
-    expect(request.headers['labhook-sequence']).toBe('1');
+    // The change's time in microseconds (or one more than the device's last sequence).
+    expect(request.headers['labhook-sequence']).toMatch(/^\d{16}$/);
+    expect(Number(request.headers['labhook-sequence'])).toBe(Date.parse(request.headers['labhook-event-time']) * 1000);
     expect(() => new StandardWebhook(webhook.secret).verify(request.body, request.headers)).not.toThrow();
   });
 
