@@ -7,7 +7,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Role, TokenCreated, TokenInfo } from '../api/schemas.js';
-import type { Database } from '../store/database.js';
+import type { ConfigLog } from '../store/config-ops.js';
 import type { TokenRecord } from '../store/db-schema.js';
 import type { Caller } from './permissions.js';
 
@@ -20,13 +20,19 @@ export interface TokenServiceEvents {
 export class TokenService extends EventEmitter<TokenServiceEvents> {
   private readonly envDigest: Buffer | null;
   private signIn = mintSignIn();
+  /** When this process last recorded each token's use; the log's copy may still be on its way. */
+  private readonly touched = new Map<string, number>();
 
+  /** Tokens live in `config` (the fleet's, in a fleet); a removal anywhere revokes the token here too. */
   constructor(
-    private readonly db: Database,
+    private readonly config: ConfigLog,
     adminToken: string | undefined,
   ) {
     super();
     this.envDigest = adminToken ? digest(adminToken) : null;
+    config.on('applied', (effect) => {
+      if (effect.kind === 'token' && effect.removed) this.emit('revoked');
+    });
   }
 
   /** The admin credential behind the `/?token=` link, until the next start or rotation. */
@@ -42,7 +48,7 @@ export class TokenService extends EventEmitter<TokenServiceEvents> {
   }
 
   list(): TokenInfo[] {
-    return this.db.data.tokens.map(publicInfo);
+    return this.config.data.tokens.map(publicInfo);
   }
 
   async create(name: string, role: Role): Promise<TokenCreated> {
@@ -55,16 +61,14 @@ export class TokenService extends EventEmitter<TokenServiceEvents> {
       createdAt: new Date().toISOString(),
       lastUsedAt: null,
     };
-    await this.db.update((data) => void data.tokens.push(record));
+    await this.config.commit({ type: 'token.create', record });
     return { id: record.id, name, role, token };
   }
 
   /** Removes a token; returns false when there was none with that id. */
   async remove(id: string): Promise<boolean> {
-    const index = this.db.data.tokens.findIndex((t) => t.id === id);
-    if (index < 0) return false;
-    await this.db.update((data) => void data.tokens.splice(index, 1));
-    this.emit('revoked');
+    if (!this.config.data.tokens.some((t) => t.id === id)) return false;
+    await this.config.commit({ type: 'token.remove', id });
     return true;
   }
 
@@ -75,7 +79,7 @@ export class TokenService extends EventEmitter<TokenServiceEvents> {
     let caller: Caller | null = null;
     if (this.envDigest && timingSafeEqual(candidate, this.envDigest)) caller = { role: 'admin' };
     if (timingSafeEqual(candidate, this.signIn.digest)) caller = { role: 'admin' };
-    for (const record of this.db.data.tokens) {
+    for (const record of this.config.data.tokens) {
       if (timingSafeEqual(candidate, Buffer.from(record.hash, 'hex')) && !caller)
         caller = { role: record.role, tokenId: record.id };
     }
@@ -85,12 +89,13 @@ export class TokenService extends EventEmitter<TokenServiceEvents> {
 
   /** Records use at most once a minute, so authentication does not write on every request. */
   private touch(id: string): void {
-    const record = this.db.data.tokens.find((t) => t.id === id);
+    const record = this.config.data.tokens.find((t) => t.id === id);
     if (!record) return;
     const now = Date.now();
-    if (record.lastUsedAt && now - Date.parse(record.lastUsedAt) < 60_000) return;
-    record.lastUsedAt = new Date(now).toISOString();
-    void this.db.save().catch(() => undefined);
+    const last = Math.max(record.lastUsedAt ? Date.parse(record.lastUsedAt) : 0, this.touched.get(id) ?? 0);
+    if (now - last < 60_000) return;
+    this.touched.set(id, now);
+    void this.config.commit({ type: 'token.touch', id, at: new Date(now).toISOString() }).catch(() => undefined);
   }
 }
 

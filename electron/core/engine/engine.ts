@@ -7,6 +7,7 @@ import { TokenService } from '../access/tokens.js';
 import type { ServerEvent } from '../api/contract.js';
 import { bootAll, type Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
+import { LocalConfigLog } from '../store/config-ops.js';
 import { Database } from '../store/database.js';
 import { DirectoryLock } from '../store/lock.js';
 import { WebhookStore } from '../webhooks/store.js';
@@ -60,8 +61,9 @@ export class Engine {
     db: Database,
     stopStore: () => Promise<void>,
   ): Promise<Engine> {
-    const tokens = new TokenService(db, config.adminToken);
-    const webhooks = new WebhookStore(db);
+    const configLog = new LocalConfigLog(db);
+    const tokens = new TokenService(configLog, config.adminToken);
+    const webhooks = new WebhookStore(configLog);
     const publish = (event: ServerEvent) => engine.events.emit('event', event);
 
     const deliveries = wireDelivery({ config, db, webhooks, log, version: VERSION, publish });
@@ -70,7 +72,7 @@ export class Engine {
     const dispatcher = new Dispatcher(
       createHandlers({
         version: VERSION,
-        db,
+        config: configLog,
         tokens,
         webhooks,
         devices: devices.directory,

@@ -4,7 +4,7 @@ import type { TokenService } from '../access/tokens.js';
 import { notFound } from '../api/errors.js';
 import { maskHeaderValues, maskUrl } from '../api/masking.js';
 import { HIDDEN_SECRET, type Webhook } from '../api/schemas.js';
-import type { Database } from '../store/database.js';
+import type { ConfigLog } from '../store/config-ops.js';
 import type { StoredWebhook } from '../webhooks/model.js';
 import { publicWebhook, type WebhookStore } from '../webhooks/store.js';
 import type { Handlers } from './dispatcher.js';
@@ -12,7 +12,7 @@ import type { DeliveryDesk, DeviceDirectory, ReservationDesk, SourceBoard } from
 
 export interface HandlerDeps {
   version: string;
-  db: Database;
+  config: ConfigLog;
   tokens: TokenService;
   webhooks: WebhookStore;
   devices: DeviceDirectory;
@@ -69,13 +69,10 @@ export function createHandlers(d: HandlerDeps): Handlers {
     getDelivery: async ({ params }) => d.deliveries.get(params.id),
     redeliver: async ({ params }) => d.deliveries.redeliver(params.id),
 
-    getOrg: async () => ({ ...d.db.data.org }),
+    getOrg: async () => ({ ...d.config.data.org }),
     updateOrg: async ({ body }) => {
-      await d.db.update((data) => {
-        if (body.id !== undefined) data.org.id = body.id;
-        if (body.name !== undefined) data.org.name = body.name;
-      });
-      return { ...d.db.data.org };
+      await d.config.commit({ type: 'org.update', patch: body });
+      return { ...d.config.data.org };
     },
 
     listTokens: async () => ({ items: d.tokens.list() }),

@@ -1,12 +1,13 @@
 /**
- * Webhooks in `db.json`. Input has already passed the shared schema; this layer adds what needs
- * the whole org: unique names and ids that are never reused.
+ * Webhooks, as the configuration log holds them (db.json on one host, the fleet's log in a fleet).
+ * Input has already passed the shared schema; the log's operations add what needs the whole org:
+ * unique names and ids that are never reused. Events fire for every change, wherever it was made.
  */
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import type { Webhook, WebhookCreate, WebhookPatch } from '../api/schemas.js';
-import { ApiError, notFound } from '../api/errors.js';
-import type { Database } from '../store/database.js';
+import { notFound } from '../api/errors.js';
+import type { ConfigEffect, ConfigLog } from '../store/config-ops.js';
 import type { StoredWebhook, WebhookDirectory } from './model.js';
 import { newSecret, ROTATION_GRACE_MS } from './secret.js';
 
@@ -20,12 +21,13 @@ export interface WebhookStoreEvents {
 }
 
 export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements WebhookDirectory {
-  constructor(private readonly db: Database) {
+  constructor(private readonly config: ConfigLog) {
     super();
+    config.on('applied', (effect) => this.applied(effect));
   }
 
   list(): readonly StoredWebhook[] {
-    return this.db.data.webhooks;
+    return this.config.data.webhooks;
   }
 
   subscribe(listener: () => void): () => void {
@@ -34,7 +36,7 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
   }
 
   get(id: number): StoredWebhook | undefined {
-    return this.db.data.webhooks.find((w) => w.id === id);
+    return this.config.data.webhooks.find((w) => w.id === id);
   }
 
   require(id: number): StoredWebhook {
@@ -44,74 +46,65 @@ export class WebhookStore extends EventEmitter<WebhookStoreEvents> implements We
   }
 
   async create(input: CreateInput): Promise<StoredWebhook> {
-    this.assertNameFree(input.name);
     const now = new Date().toISOString();
-    const webhook: StoredWebhook = {
-      id: this.db.data.nextWebhookId,
-      ...input,
-      secret: newSecret(),
-      previousSecret: null,
-      createdAt: now,
-      updatedAt: now,
-    };
-    // Replaced, never mutated in place: the dispatcher may hold the previous array.
-    await this.db.update((data) => {
-      data.nextWebhookId += 1;
-      data.webhooks = [...data.webhooks, webhook];
-    });
-    this.emit('changed');
-    return webhook;
+    const webhook = { ...input, secret: newSecret(), previousSecret: null, createdAt: now, updatedAt: now };
+    return this.changedWebhook(await this.config.commit({ type: 'webhook.create', webhook }));
   }
 
   async update(id: number, patch: PatchInput): Promise<StoredWebhook> {
-    const current = this.require(id);
-    if (patch.name !== undefined && patch.name !== current.name) this.assertNameFree(patch.name);
-    const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-    return this.replace({ ...current, ...defined, updatedAt: new Date().toISOString() });
+    this.require(id);
+    return this.changedWebhook(
+      await this.config.commit({ type: 'webhook.update', id, patch, at: new Date().toISOString() }),
+    );
   }
 
   async remove(id: number): Promise<void> {
     this.require(id);
-    await this.db.update((data) => {
-      data.webhooks = data.webhooks.filter((w) => w.id !== id);
-    });
-    this.emit('removed', id);
-    this.emit('changed');
+    await this.config.commit({ type: 'webhook.remove', id });
   }
 
   /** New secret now; the old one keeps signing for 24 hours. */
   async rotateSecret(id: number): Promise<StoredWebhook> {
-    const current = this.require(id);
+    this.require(id);
     const now = Date.now();
-    return this.replace({
-      ...current,
-      secret: newSecret(),
-      previousSecret: { secret: current.secret, expiresAt: new Date(now + ROTATION_GRACE_MS).toISOString() },
-      updatedAt: new Date(now).toISOString(),
-    });
+    return this.changedWebhook(
+      await this.config.commit({
+        type: 'webhook.rotate',
+        id,
+        secret: newSecret(),
+        graceUntil: new Date(now + ROTATION_GRACE_MS).toISOString(),
+        at: new Date(now).toISOString(),
+      }),
+    );
   }
 
   async disable(id: number, reason: string): Promise<void> {
     const current = this.get(id);
     if (!current || !current.enabled) return;
-    const webhook = await this.replace({ ...current, enabled: false, updatedAt: new Date().toISOString() });
-    this.emit('disabled', webhook, reason);
+    await this.config.commit({ type: 'webhook.disable', id, reason, at: new Date().toISOString() });
   }
 
-  private async replace(webhook: StoredWebhook): Promise<StoredWebhook> {
-    await this.db.update((data) => {
-      data.webhooks = data.webhooks.map((w) => (w.id === webhook.id ? webhook : w));
-    });
-    this.emit('changed');
-    return webhook;
+  private changedWebhook(effect: ConfigEffect): StoredWebhook {
+    if (effect.kind !== 'webhook') throw new Error(`a webhook operation had the effect ${effect.kind}`);
+    return effect.webhook;
   }
 
-  private assertNameFree(name: string): void {
-    if (this.db.data.webhooks.some((w) => w.name === name)) {
-      throw new ApiError('name_taken', `A webhook named "${name}" already exists`, {
-        name: 'Webhook Name must be unique in the org',
-      });
+  private applied(effect: ConfigEffect): void {
+    switch (effect.kind) {
+      case 'webhook':
+        if (effect.disabledReason !== undefined) this.emit('disabled', effect.webhook, effect.disabledReason);
+        break;
+      case 'webhook-removed':
+        this.emit('removed', effect.id);
+        break;
+      case 'import':
+        break;
+      case 'token':
+      case 'org':
+      case 'none':
+        return;
     }
+    this.emit('changed');
   }
 }
 
