@@ -31,6 +31,10 @@ export const requirements = {
     existsSync(`${root}node_modules/@appium/fake-driver/package.json`)
       ? null
       : 'appium and @appium/fake-driver are not installed (run npm ci)',
+  nats: () =>
+    existsSync('/usr/sbin/nats-server')
+      ? null
+      : 'the NATS server is not installed at /usr/sbin/nats-server (Debian package "nats-server")',
   chromium: () =>
     existsSync('/usr/bin/chromium')
       ? null

@@ -18,16 +18,17 @@ export function parseRetrySchedule(text: string): number[] {
   }
   if (parts.length > MAX_ATTEMPTS)
     throw new Error(`Retry schedule has ${parts.length} entries; at most ${MAX_ATTEMPTS} attempts are allowed`);
-  return parts.map((part) => {
-    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part);
-    if (!match)
-      throw new Error(
-        `Retry schedule entry "${part}" is not a delay: use a number with ms, s, m, h or d (e.g. 500ms, 5s, 2h)`,
-      );
-    const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]]);
-    if (ms > MAX_DELAY_MS) throw new Error(`Retry schedule entry "${part}" is longer than 7 days`);
-    return ms;
-  });
+  return parts.map((part) => parseDelay(part, 'Retry schedule entry'));
+}
+
+/** Parses one delay such as `500ms`, `5s`, `2h` into milliseconds; `what` names it in the error. */
+export function parseDelay(text: string, what = 'Delay'): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match)
+    throw new Error(`${what} "${text}" is not a delay: use a number with ms, s, m, h or d (e.g. 500ms, 5s, 2h)`);
+  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]]);
+  if (ms > MAX_DELAY_MS) throw new Error(`${what} "${text}" is longer than 7 days`);
+  return ms;
 }
 
 /** Spreads a delay by ±`jitter` (a fraction) so retries from one outage do not arrive in lockstep. */

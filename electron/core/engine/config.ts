@@ -2,9 +2,9 @@
  * The engine's options (API.md "serve options"): each from a command-line flag, else its
  * environment variable, else the default. Bad values stop start-up with a message naming the option.
  */
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from '../delivery/schedule.js';
+import { DEFAULT_RETRY_SCHEDULE, parseDelay, parseRetrySchedule } from '../delivery/schedule.js';
 
 export interface EngineConfig {
   dataDir: string;
@@ -20,6 +20,22 @@ export interface EngineConfig {
   adminToken: string | undefined;
   /** Whether the listening line carries the sign-in token (off: where stdout is kept, e.g. journald). */
   printToken: boolean;
+  /** null: one host, files only (the default). */
+  fleet: FleetConfig | null;
+}
+
+/** How this host joins a fleet (API.md `--fleet`; README "Fleet"). */
+export interface FleetConfig {
+  /** The NATS servers, e.g. `nats://a:4222`. */
+  servers: string[];
+  /** This host's name in the fleet: `host` on its devices. */
+  host: string;
+  /** A NATS credentials file (JWT + nkey seed), or null. */
+  creds: string | null;
+  /** After this long without a heartbeat a host is lost and its devices go offline fleet-wide. */
+  hostTimeoutMs: number;
+  /** Copies of every stream the fleet creates (1, 3 or 5 servers). */
+  replicas: number;
 }
 
 export class ConfigError extends Error {
@@ -42,6 +58,11 @@ const OPTIONS = {
   'retry-schedule': { env: 'LABHOOK_RETRY_SCHEDULE', fallback: () => DEFAULT_RETRY_SCHEDULE },
   demo: { env: 'LABHOOK_DEMO', fallback: () => '0' },
   'print-token': { env: 'LABHOOK_PRINT_TOKEN', fallback: () => 'on' },
+  fleet: { env: 'LABHOOK_FLEET', fallback: () => 'off' },
+  'fleet-host': { env: 'LABHOOK_FLEET_HOST', fallback: () => hostname() },
+  'fleet-creds': { env: 'LABHOOK_FLEET_CREDS', fallback: () => '' },
+  'fleet-host-timeout': { env: 'LABHOOK_FLEET_HOST_TIMEOUT', fallback: () => '30s' },
+  'fleet-replicas': { env: 'LABHOOK_FLEET_REPLICAS', fallback: () => '3' },
 } satisfies Record<string, OptionSpec>;
 type OptionName = keyof typeof OPTIONS;
 
@@ -56,6 +77,11 @@ export const USAGE = `Usage: npm run serve -- [options]
   --retry-schedule LIST     delivery attempts (LABHOOK_RETRY_SCHEDULE; default 0s,5s,5m,30m,2h,5h,10h,10h)
   --demo N                  add N simulated phones (LABHOOK_DEMO; default 0)
   --print-token on|off      print the sign-in link with its token (LABHOOK_PRINT_TOKEN; default on)
+  --fleet URL[,URL…]|off    NATS servers of the fleet to join (LABHOOK_FLEET; default off: one host, files only)
+  --fleet-host NAME         this host's name in the fleet (LABHOOK_FLEET_HOST; default the hostname)
+  --fleet-creds FILE        NATS credentials file (LABHOOK_FLEET_CREDS; default none)
+  --fleet-host-timeout T    a host silent this long is lost: its devices go offline (LABHOOK_FLEET_HOST_TIMEOUT; default 30s)
+  --fleet-replicas N        copies of the fleet's streams, set when the fleet is created (LABHOOK_FLEET_REPLICAS; default 3)
   LABHOOK_ADMIN_TOKEN       when set, accepted as an admin token`;
 
 /** The platform's per-user app data folder (Electron's `appData` + product name). */
@@ -149,5 +175,33 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     demo,
     adminToken: env.LABHOOK_ADMIN_TOKEN || undefined,
     printToken: onOff('print-token'),
+    fleet: fleetConfig(value),
   };
+}
+
+const FLEET_URL = /^(nats|tls|wss?):\/\/[^\s,/]+\/?$/;
+
+function fleetConfig(value: (name: OptionName) => string): FleetConfig | null {
+  const text = value('fleet').trim();
+  if (text.toLowerCase() === 'off') return null;
+  const servers = text.split(',').map((s) => s.trim());
+  for (const server of servers)
+    if (!FLEET_URL.test(server))
+      throw new ConfigError(
+        `--fleet must be NATS server URLs separated by commas (nats://host:4222,…), or off; "${server}" is not one`,
+      );
+  const host = value('fleet-host').trim();
+  if (!/^[\w.-]{1,64}$/.test(host))
+    throw new ConfigError(`--fleet-host must be 1–64 letters, digits, dots, dashes or underscores, not "${host}"`);
+  let hostTimeoutMs: number;
+  try {
+    hostTimeoutMs = parseDelay(value('fleet-host-timeout'), '--fleet-host-timeout');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (hostTimeoutMs < 1000) throw new ConfigError('--fleet-host-timeout must be at least 1s');
+  const replicas = Number(value('fleet-replicas'));
+  if (![1, 3, 5].includes(replicas))
+    throw new ConfigError(`--fleet-replicas must be 1, 3 or 5, not "${value('fleet-replicas')}"`);
+  return { servers, host, creds: value('fleet-creds').trim() || null, hostTimeoutMs, replicas };
 }

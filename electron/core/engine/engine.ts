@@ -16,6 +16,7 @@ import { Dispatcher } from './dispatcher.js';
 import { createHandlers } from './handlers.js';
 import { wireDelivery } from './wire-delivery.js';
 import { wireDevices } from './wire-devices.js';
+import { joinFleet } from './wire-fleet.js';
 import { VERSION } from './version.js';
 
 export interface EngineEvents {
@@ -61,7 +62,8 @@ export class Engine {
     db: Database,
     stopStore: () => Promise<void>,
   ): Promise<Engine> {
-    const configLog = new LocalConfigLog(db);
+    const fleet = config.fleet ? await joinFleet(config.fleet, config.dataDir, db, log) : null;
+    const configLog = fleet?.config ?? new LocalConfigLog(db);
     const tokens = new TokenService(configLog, config.adminToken);
     const webhooks = new WebhookStore(configLog);
     const publish = (event: ServerEvent) => engine.events.emit('event', event);
@@ -98,8 +100,8 @@ export class Engine {
       }),
     );
 
-    // Delivery boots before the devices so no status change finds it closed.
-    const stopServices = await bootAll([deliveries.service, ...devices.services], log);
+    // The fleet's link and configuration come first; delivery boots before the devices so no status change finds it closed.
+    const stopServices = await bootAll([...(fleet?.services ?? []), deliveries.service, ...devices.services], log);
     engine.stop = async () => {
       await stopServices();
       await stopStore();
