@@ -249,6 +249,10 @@ export const Device = z.object({
   transports: z.array(z.string()),
   sessions: z.array(Session),
   simulated: z.boolean(),
+  /** In a fleet: the host that sees the device (the best-placed one when several do). */
+  host: z.string().optional(),
+  /** In a fleet: why the status is what it is when no host reported it ("host lost"). */
+  statusReason: z.string().optional(),
 });
 export type Device = z.infer<typeof Device>;
 

@@ -62,14 +62,30 @@ export class Engine {
     db: Database,
     stopStore: () => Promise<void>,
   ): Promise<Engine> {
-    const fleet = config.fleet ? await joinFleet(config.fleet, config.dataDir, db, log) : null;
+    const fleet = config.fleet
+      ? await joinFleet({ fleet: config.fleet, dataDir: config.dataDir, db, log, version: VERSION })
+      : null;
     const configLog = fleet?.config ?? new LocalConfigLog(db);
     const tokens = new TokenService(configLog, config.adminToken);
     const webhooks = new WebhookStore(configLog);
     const publish = (event: ServerEvent) => engine.events.emit('event', event);
 
     const deliveries = wireDelivery({ config, db, webhooks, log, version: VERSION, publish });
-    const devices = wireDevices({ config, db, log, publish, onChange: (change) => deliveries.enqueue(change) });
+    // In a fleet the window hears of devices from the fleet-wide view, which merges every host's.
+    const devices = wireDevices({
+      config,
+      db,
+      log,
+      publish: fleet ? (event) => event.type !== 'device' && publish(event) : publish,
+      onChange: (change) => {
+        deliveries.enqueue(change);
+        fleetDevices?.devices.localChanged();
+      },
+    });
+    const fleetDevices = fleet?.attachDevices(
+      { directory: devices.directory, reservations: devices.reservations },
+      publish,
+    );
 
     const dispatcher = new Dispatcher(
       createHandlers({
@@ -77,8 +93,8 @@ export class Engine {
         config: configLog,
         tokens,
         webhooks,
-        devices: devices.directory,
-        reservations: devices.reservations,
+        devices: fleetDevices?.devices ?? devices.directory,
+        reservations: fleetDevices?.devices ?? devices.reservations,
         deliveries: deliveries.service,
         sources: devices.board,
       }),
@@ -101,7 +117,10 @@ export class Engine {
     );
 
     // The fleet's link and configuration come first; delivery boots before the devices so no status change finds it closed.
-    const stopServices = await bootAll([...(fleet?.services ?? []), deliveries.service, ...devices.services], log);
+    const stopServices = await bootAll(
+      [...(fleet?.services ?? []), deliveries.service, ...devices.services, ...(fleetDevices?.services ?? [])],
+      log,
+    );
     engine.stop = async () => {
       await stopServices();
       await stopStore();

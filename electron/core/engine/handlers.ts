@@ -46,12 +46,12 @@ export function createHandlers(d: HandlerDeps): Handlers {
     getDevice: async ({ params }) => device(params.udid),
     renameDevice: async ({ params, body }) => {
       device(params.udid);
-      d.devices.rename(params.udid, body.name);
+      await d.devices.rename(params.udid, body.name);
       return device(params.udid);
     },
     reserveDevice: async ({ params, body }) => d.reservations.reserve(device(params.udid).udid, body),
     releaseDevice: async ({ params }) => {
-      if (!d.reservations.release(params.udid, params.id))
+      if (!(await d.reservations.release(params.udid, params.id)))
         throw notFound(`Session ${params.id} on device ${params.udid}`);
     },
 

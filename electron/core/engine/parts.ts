@@ -16,13 +16,14 @@ import type { StoredWebhook } from '../webhooks/model.js';
 export interface DeviceDirectory {
   devices(): Device[];
   device(udid: string): Device | undefined;
-  rename(udid: string, name: string | null): void;
+  /** In a fleet the device's host renames it, so this may have to wait for an answer. */
+  rename(udid: string, name: string | null): unknown;
 }
 
 export interface ReservationDesk {
-  reserve(udid: string, options: { ttlSeconds?: number; label?: string }): Reservation;
+  reserve(udid: string, options: { ttlSeconds?: number; label?: string }): Reservation | Promise<Reservation>;
   /** False when there is no such reservation on that device. */
-  release(udid: string, id: string): boolean;
+  release(udid: string, id: string): boolean | Promise<boolean>;
 }
 
 export interface DeliveryDesk {
