@@ -46,6 +46,8 @@ export function fleetNodes(cluster: () => NatsCluster): FleetNodes {
         dataDir,
         process,
         async call(method, path, body) {
+          if (process.child.exitCode !== null || process.child.signalCode !== null)
+            throw new Error(`${host} is not running:\n${process.output().slice(-3000)}`);
           const response = await request(`${process.base}/api/v1${path}`, {
             method: method as 'GET',
             headers: {
