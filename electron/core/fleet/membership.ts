@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FleetConfig } from '../engine/config.js';
 import type { DbData } from '../store/db-schema.js';
+import { PRIVATE_FILE_MODE } from '../store/private-dir.js';
 
 export const MEMBERSHIP_FILE = 'fleet.json';
 
@@ -29,5 +30,5 @@ export async function claimDataDir(dataDir: string, data: DbData, fleet: FleetCo
 
 export async function markMember(dataDir: string, fleet: FleetConfig): Promise<void> {
   const record = { servers: fleet.servers, host: fleet.host, joinedAt: new Date().toISOString() };
-  await writeFile(join(dataDir, MEMBERSHIP_FILE), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(join(dataDir, MEMBERSHIP_FILE), `${JSON.stringify(record, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
 }
