@@ -3,9 +3,12 @@ import { request } from 'undici';
 import type { NatsCluster } from '../peers/nats-cluster.js';
 import { startServeProcess, type ServeProcess } from './serve-process.js';
 import { tempDir } from './temp-dir.js';
+import { waitFor } from './wait.js';
 
 export interface FleetNode {
   host: string;
+  /** Waits like waitFor; on a timeout the error carries the node's last output. */
+  until<T>(what: string, probe: () => Promise<T | null | undefined | false>): Promise<T>;
   dataDir: string;
   process: ServeProcess;
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -43,6 +46,10 @@ export function fleetNodes(cluster: () => NatsCluster): FleetNodes {
       ]);
       const node: FleetNode = {
         host,
+        until: (what, probe) =>
+          waitFor(what, probe).catch((error: Error) => {
+            throw new Error(`${error.message}\n--- ${host} said:\n${process.output().slice(-3000)}`);
+          }),
         dataDir,
         process,
         async call(method, path, body) {

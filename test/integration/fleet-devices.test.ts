@@ -34,7 +34,7 @@ async function listed(node: FleetNode, udid: string): Promise<ListedDevice | und
 }
 
 function seenAs(node: FleetNode, udid: string, want: Partial<ListedDevice>): Promise<ListedDevice> {
-  return waitFor(`${udid} as ${JSON.stringify(want)} on ${node.host}`, async () => {
+  return node.until(`${udid} as ${JSON.stringify(want)} on ${node.host}`, async () => {
     const device = await listed(node, udid);
     if (!device) return null;
     return Object.entries(want).every(([k, v]) => device[k as keyof ListedDevice] === v) ? device : null;

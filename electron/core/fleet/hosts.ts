@@ -37,8 +37,9 @@ export class HostRoster extends EventEmitter<HostRosterEvents> implements Servic
   private readonly startedAt = new Date().toISOString();
   private beatTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
-  /** When this node last (re)joined; null while it is cut off. */
-  private hearingSince: number | null = null;
+  /** Since when this node has been cut off from the broker (null: it can hear), and its past deaf spells. */
+  private deafSince: number | null = null;
+  private readonly deafSpells: Array<{ from: number; to: number }> = [];
 
   constructor(
     private readonly link: FleetLink,
@@ -64,12 +65,14 @@ export class HostRoster extends EventEmitter<HostRosterEvents> implements Servic
   }
 
   async boot(): Promise<void> {
+    // Silence is counted only while this node can hear: time cut off from the broker is not a host's fault.
+    this.deafSince = this.link.isUp ? null : Date.now();
     this.link.on('up', () => {
-      this.hearingSince = Date.now();
+      if (this.deafSince !== null) this.deafSpells.push({ from: this.deafSince, to: Date.now() });
+      this.deafSince = null;
       this.beat();
     });
-    this.link.on('down', () => (this.hearingSince = null));
-    if (this.link.isUp) this.hearingSince = Date.now();
+    this.link.on('down', () => (this.deafSince ??= Date.now()));
     this.tail.start();
     this.beat();
     this.beatTimer = setInterval(() => this.beat(), this.beatMs);
@@ -109,13 +112,23 @@ export class HostRoster extends EventEmitter<HostRosterEvents> implements Servic
     this.link.js.publish(SUBJECTS.host(this.options.host), JSON.stringify(beat)).catch(() => undefined);
   }
 
+  /** How long `host` has been silent while this node could hear it (0 when unknown). */
+  private silentFor(at: number, now: number): number {
+    let deaf = 0;
+    for (const spell of this.deafSpells) deaf += Math.max(0, spell.to - Math.max(spell.from, at));
+    if (this.deafSince !== null) deaf += now - Math.max(this.deafSince, at);
+    return Math.max(0, now - at - deaf);
+  }
+
   private check(): void {
-    if (this.hearingSince === null) return;
     const now = Date.now();
-    const listening = now - this.hearingSince;
+    // Spells older than any timeout matter to nobody.
+    const horizon = now - 2 * this.options.timeoutMs;
+    while (this.deafSpells.length > 0 && this.deafSpells[0].to < horizon) this.deafSpells.shift();
+    if (this.deafSince !== null) return;
     for (const [host, { at }] of this.seen) {
       if (host === this.options.host) continue;
-      const silent = Math.min(now - at, listening);
+      const silent = this.silentFor(at, now);
       const isLost = silent > this.options.timeoutMs;
       if (isLost === this.lost.has(host)) continue;
       if (isLost) {

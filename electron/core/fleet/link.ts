@@ -115,8 +115,9 @@ export class FleetLink extends EventEmitter<FleetLinkEvents> implements Service 
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      pingInterval: 2000,
-      maxPingOut: 2,
+      // A paused or cut-off server shows within ~10 s even when no socket closes.
+      pingInterval: 3000,
+      maxPingOut: 3,
     });
     if (this.closed) {
       await nc.close();
