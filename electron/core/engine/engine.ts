@@ -78,8 +78,8 @@ export class Engine {
       log,
       publish: fleet ? (event) => event.type !== 'device' && publish(event) : publish,
       onChange: (change) => {
-        deliveries.enqueue(change);
         fleetDevices?.devices.localChanged();
+        return deliveries.enqueue(change);
       },
     });
     const fleetDevices = fleet?.attachDevices(
