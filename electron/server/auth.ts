@@ -27,13 +27,15 @@ export function sessionCookie(token: string, secure: boolean): string {
   return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
+/** The token a request presents: the bearer token when there is an Authorization header, else the cookie's. */
+export function presentedToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header !== undefined) return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? null;
+  return cookieValue(request.headers.cookie, SESSION_COOKIE) || null;
+}
+
 /** The caller, or null when the request carries no valid credential. */
 export function callerOf(request: FastifyRequest, tokens: TokenService): Caller | null {
-  const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match ? tokens.authenticate(match[1]) : null;
-  }
-  const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
-  return cookie ? tokens.authenticate(cookie) : null;
+  const token = presentedToken(request);
+  return token ? tokens.authenticate(token) : null;
 }

@@ -8,8 +8,8 @@ import { ApiError, type ErrorCode } from '../core/api/errors.js';
 import type { Caller } from '../core/access/permissions.js';
 import type { Engine } from '../core/engine/engine.js';
 import type { Logger } from '../core/log.js';
-import { callerOf, cookieValue, SESSION_COOKIE, sessionCookie } from './auth.js';
-import { streamEvents } from './event-stream.js';
+import { callerOf, cookieValue, presentedToken, SESSION_COOKIE, sessionCookie } from './auth.js';
+import { EventHub } from './event-stream.js';
 import { hostAllowed } from './host-check.js';
 import { openApiDocument } from './openapi.js';
 import { crossOriginProblem } from './same-origin.js';
@@ -104,9 +104,24 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     return document;
   });
 
+  const hub = new EventHub({
+    events: engine.events,
+    stillValid: (credential) => engine.tokens.authenticate(credential) !== null,
+  });
+  const recheck = () => hub.recheck();
+  engine.tokens.on('revoked', recheck);
+  app.addHook('onClose', async () => {
+    engine.tokens.off('revoked', recheck);
+    hub.close();
+  });
   app.get('/api/v1/events', async (request, reply) => {
     signedIn(request, engine);
-    streamEvents(request, reply, engine);
+    const credential = presentedToken(request)!;
+    if (!hub.admits(credential))
+      throw new ApiError('too_many_requests', 'This token has as many event streams open as it may; close one first');
+    reply.hijack();
+    const lastEventId = request.headers['last-event-id'];
+    hub.attach(reply.raw, credential, typeof lastEventId === 'string' ? lastEventId : undefined);
   });
 
   registerUi(app, engine, (request, reply) => signIn(request, reply, engine));

@@ -76,10 +76,21 @@ export function openApiDocument(version: string): JsonSchema {
     get: {
       operationId: 'events',
       summary: "Server-sent events: `device` (a status change), `delivery` (an attempt's outcome), `notice`",
+      description:
+        'Each event has an id; reconnecting with `Last-Event-ID` replays what was missed, or opens with `resync` when that id is no longer kept. A client that falls too far behind gets `dropped` and the stream ends (reconnect to resume); the stream of a revoked token ends with `signed-out`.',
       security: [{ bearer: [] }, { session: [] }],
       'x-permission': 'read',
+      parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }],
       responses: {
         200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        401: {
+          description: 'unauthorized',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
+        429: {
+          description: 'too_many_requests: the token has as many streams open as it may',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
       },
     },
   };

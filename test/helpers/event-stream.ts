@@ -4,23 +4,39 @@ import { request } from 'node:http';
 export interface StreamedEvent {
   type: string;
   data: any;
+  /** The event's `id:` field, when it has one. */
+  id?: string;
 }
 
 export interface EventStream {
   events: StreamedEvent[];
   /** Resolves with the first collected event (past or future) that matches. */
   next(match: (event: StreamedEvent) => boolean, timeoutMs?: number): Promise<StreamedEvent>;
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
   close(): void;
 }
 
-export function openEventStream(base: string, token: string): Promise<EventStream> {
+export interface EventStreamOptions {
+  /** Sent as `Last-Event-ID`, as a reconnecting EventSource does. */
+  lastEventId?: string;
+  headers?: Record<string, string>;
+}
+
+export function openEventStream(base: string, token: string, options: EventStreamOptions = {}): Promise<EventStream> {
   return new Promise((resolve, reject) => {
     const events: StreamedEvent[] = [];
     const waiters = new Set<() => void>();
-    const req = request(new URL('/api/v1/events', base), { headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...options.headers };
+    if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
+    const req = request(new URL('/api/v1/events', base), { headers }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`event stream answered ${res.statusCode}`));
       let buffer = '';
       res.setEncoding('utf8');
+      const ended = new Promise<void>((done) => {
+        res.on('end', done);
+        res.on('close', done);
+      });
       res.on('data', (chunk: string) => {
         buffer += chunk;
         let end: number;
@@ -29,12 +45,14 @@ export function openEventStream(base: string, token: string): Promise<EventStrea
           buffer = buffer.slice(end + 2);
           const type = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (type && data) events.push({ type, data: JSON.parse(data) });
+          const id = /^id: (.*)$/m.exec(block)?.[1];
+          if (type && data) events.push({ type, data: JSON.parse(data), ...(id === undefined ? {} : { id }) });
         }
         for (const wake of waiters) wake();
       });
       resolve({
         events,
+        ended,
         next(match, timeoutMs = 10_000) {
           return new Promise((done, fail) => {
             const check = () => {

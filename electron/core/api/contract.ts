@@ -271,6 +271,17 @@ export interface LabhookClient {
   invoke<N extends OperationName>(name: N, input: InputOf<N>): Promise<OutputOf<N>>;
 }
 
+/**
+ * What `GET /events` adds of its own, outside the engine's events: `resync` opens a stream whose
+ * `Last-Event-ID` is no longer kept (reload what you show); `dropped` ends the stream of a client
+ * that fell too far behind (reconnect, and it resumes); `signed-out` ends the stream of a revoked
+ * token (reconnecting answers 401).
+ */
+export type StreamEvent =
+  | { type: 'resync'; data: { reason: string } }
+  | { type: 'dropped'; data: { reason: string } }
+  | { type: 'signed-out'; data: { reason: string } };
+
 /** Events pushed to the window and to `GET /events`. */
 export type ServerEvent =
   | { type: 'device'; data: { device: S.Device; from: S.DeviceStatus; event: S.WebhookEvent | null; sequence: number } }
