@@ -1,6 +1,7 @@
 /**
- * Who a request comes from: `Authorization: Bearer <token>` or the session cookie that the
- * `/?token=` link sets. The cookie holds the token itself, HttpOnly and SameSite=Strict.
+ * Who a request comes from: `Authorization: Bearer <token>`, or the session cookie that the
+ * `/?token=` link sets (HttpOnly, SameSite=Strict). The cookie holds a session's secret, never a
+ * token: the link exchanges the token for a session (core/access/sessions.ts).
  */
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../core/access/permissions.js';
@@ -23,19 +24,35 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-export function sessionCookie(token: string, secure: boolean): string {
-  return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+export function sessionCookie(secret: string, secure: boolean): string {
+  return `${SESSION_COOKIE}=${encodeURIComponent(secret)}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
-/** The token a request presents: the bearer token when there is an Authorization header, else the cookie's. */
-export function presentedToken(request: FastifyRequest): string | null {
+/** What a request signs in with: its bearer token when it has an Authorization header, else its session cookie. */
+export interface Credential {
+  kind: 'bearer' | 'session';
+  value: string;
+}
+
+export function credentialOf(request: FastifyRequest): Credential | null {
   const header = request.headers.authorization;
-  if (header !== undefined) return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? null;
-  return cookieValue(request.headers.cookie, SESSION_COOKIE) || null;
+  if (header !== undefined) {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    return token ? { kind: 'bearer', value: token } : null;
+  }
+  const session = cookieValue(request.headers.cookie, SESSION_COOKIE);
+  return session ? { kind: 'session', value: session } : null;
+}
+
+/** The caller a credential stands for now, or null. */
+export function callerFor(credential: Credential, tokens: TokenService): Caller | null {
+  return credential.kind === 'bearer'
+    ? tokens.authenticate(credential.value)
+    : tokens.authenticateSession(credential.value);
 }
 
 /** The caller, or null when the request carries no valid credential. */
 export function callerOf(request: FastifyRequest, tokens: TokenService): Caller | null {
-  const token = presentedToken(request);
-  return token ? tokens.authenticate(token) : null;
+  const credential = credentialOf(request);
+  return credential ? callerFor(credential, tokens) : null;
 }

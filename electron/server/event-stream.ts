@@ -39,10 +39,14 @@ export const EVENT_STREAM_LIMITS: EventHubOptions = {
   lingerMs: 5_000,
 };
 
-/** Where the hub hears events and how it tells whether a credential still works. */
-export interface EventHubSource {
-  events: EventEmitter<{ event: [ServerEvent] }>;
-  stillValid(credential: string): boolean;
+/** Who a stream is for. */
+export interface Subscriber {
+  /** Streams with the same key count against one limit (one per token). */
+  key: string;
+  /** Whether the credential the stream was opened with still signs anybody in. */
+  stillValid(): boolean;
+  /** The `Last-Event-ID` the client sent, to resume after. */
+  lastEventId?: string;
 }
 
 interface Frame {
@@ -53,7 +57,7 @@ interface Frame {
 
 interface Client {
   res: ServerResponse;
-  credential: string;
+  subscriber: Subscriber;
   open: boolean;
 }
 
@@ -68,12 +72,12 @@ export class EventHub {
   private readonly onEvent = (event: ServerEvent) => this.publish(event);
 
   constructor(
-    private readonly source: EventHubSource,
+    private readonly events: EventEmitter<{ event: [ServerEvent] }>,
     options: Partial<EventHubOptions> = {},
   ) {
     this.options = { ...EVENT_STREAM_LIMITS, ...options };
     this.options.replayBytes = Math.min(this.options.replayBytes, this.options.clientBytes);
-    source.events.on('event', this.onEvent);
+    events.on('event', this.onEvent);
     this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n', 14), this.options.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -83,15 +87,16 @@ export class EventHub {
     return this.clients.size;
   }
 
-  /** False when the credential already holds as many streams as it may. */
-  admits(credential: string): boolean {
+  /** False when streams with this key are already as many as they may be. */
+  admits(key: string): boolean {
     let count = 0;
-    for (const client of this.clients) if (client.credential === credential) count += 1;
+    for (const client of this.clients) if (client.subscriber.key === key) count += 1;
     return count < this.options.streamsPerCredential;
   }
 
-  /** Takes over `res` as an event stream, resuming after `lastEventId` when it can. */
-  attach(res: ServerResponse, credential: string, lastEventId: string | undefined): void {
+  /** Takes over `res` as an event stream, resuming after the subscriber's `lastEventId` when it can. */
+  attach(res: ServerResponse, subscriber: Subscriber): void {
+    const { lastEventId } = subscriber;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -99,7 +104,7 @@ export class EventHub {
       connection: 'close',
       'x-content-type-options': 'nosniff',
     });
-    const client: Client = { res, credential, open: true };
+    const client: Client = { res, subscriber, open: true };
     this.clients.add(client);
     res.on('close', () => this.forget(client));
     // `retry`: how soon a dropped client's EventSource comes back.
@@ -122,14 +127,14 @@ export class EventHub {
   /** Ends every stream whose credential no longer signs anybody in. */
   recheck(): void {
     for (const client of this.clients) {
-      if (!this.source.stillValid(client.credential))
+      if (!client.subscriber.stillValid())
         this.end(client, { type: 'signed-out', data: { reason: 'The token this stream was opened with was revoked' } });
     }
   }
 
   close(): void {
     clearInterval(this.heartbeat);
-    this.source.events.off('event', this.onEvent);
+    this.events.off('event', this.onEvent);
     for (const client of this.clients) client.res.destroy();
     this.clients.clear();
   }

@@ -8,7 +8,7 @@ import { ApiError, type ErrorCode } from '../core/api/errors.js';
 import type { Caller } from '../core/access/permissions.js';
 import type { Engine } from '../core/engine/engine.js';
 import type { Logger } from '../core/log.js';
-import { callerOf, cookieValue, presentedToken, SESSION_COOKIE, sessionCookie } from './auth.js';
+import { callerFor, callerOf, credentialOf, sessionCookie } from './auth.js';
 import { EventHub } from './event-stream.js';
 import { hostAllowed } from './host-check.js';
 import { openApiDocument } from './openapi.js';
@@ -88,8 +88,10 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
           body: request.body,
         });
         // A browser that rotated the sign-in token it is signed in with stays signed in, with the new one.
-        if (name === 'rotateSignInToken' && sessionEnded(request, engine))
-          reply.header('set-cookie', sessionCookie(engine.signInToken, request.protocol === 'https'));
+        if (name === 'rotateSignInToken' && sessionEnded(request, engine)) {
+          const secret = await engine.tokens.startSession(engine.signInToken);
+          if (secret) reply.header('set-cookie', sessionCookie(secret, request.protocol === 'https'));
+        }
         reply.code(op.status);
         return op.status === 204 ? reply.send() : result;
       },
@@ -104,10 +106,7 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     return document;
   });
 
-  const hub = new EventHub({
-    events: engine.events,
-    stillValid: (credential) => engine.tokens.authenticate(credential) !== null,
-  });
+  const hub = new EventHub(engine.events);
   const recheck = () => hub.recheck();
   engine.tokens.on('revoked', recheck);
   app.addHook('onClose', async () => {
@@ -115,13 +114,19 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     hub.close();
   });
   app.get('/api/v1/events', async (request, reply) => {
-    signedIn(request, engine);
-    const credential = presentedToken(request)!;
-    if (!hub.admits(credential))
+    const caller = signedIn(request, engine);
+    const credential = credentialOf(request)!;
+    // Streams are counted per token: every session a token made counts as that token.
+    const key = caller.tokenId ?? `${credential.kind}:${credential.value}`;
+    if (!hub.admits(key))
       throw new ApiError('too_many_requests', 'This token has as many event streams open as it may; close one first');
     reply.hijack();
     const lastEventId = request.headers['last-event-id'];
-    hub.attach(reply.raw, credential, typeof lastEventId === 'string' ? lastEventId : undefined);
+    hub.attach(reply.raw, {
+      key,
+      stillValid: () => callerFor(credential, engine.tokens) !== null,
+      lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
+    });
   });
 
   registerUi(app, engine, (request, reply) => signIn(request, reply, engine));
@@ -141,22 +146,22 @@ function signedIn(request: FastifyRequest, engine: Engine): Caller {
 
 /** True when the request came with a session cookie that no longer signs anybody in. */
 function sessionEnded(request: FastifyRequest, engine: Engine): boolean {
-  if (request.headers.authorization !== undefined) return false;
-  const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
-  return cookie !== undefined && engine.tokens.authenticate(cookie) === null;
+  const credential = credentialOf(request);
+  return credential?.kind === 'session' && engine.tokens.authenticateSession(credential.value) === null;
 }
 
-/** `/?token=…`: a valid token becomes the HttpOnly session cookie, and the token leaves the address bar. */
+/** `/?token=…`: a valid token is exchanged for a session in an HttpOnly cookie, and the token leaves the address bar. */
 async function signIn(request: FastifyRequest, reply: FastifyReply, engine: Engine): Promise<FastifyReply> {
   const token = (request.query as Record<string, unknown>).token;
-  if (typeof token !== 'string' || !engine.tokens.authenticate(token)) {
+  const secret = typeof token === 'string' ? await engine.tokens.startSession(token) : null;
+  if (secret === null) {
     throw new ApiError(
       'unauthorized',
       'That sign-in link is not valid (any more); use the link Labhook printed when it started',
     );
   }
   return reply
-    .header('set-cookie', sessionCookie(token, request.protocol === 'https'))
+    .header('set-cookie', sessionCookie(secret, request.protocol === 'https'))
     .header('cache-control', 'no-store')
     .redirect('/', 303);
 }

@@ -21,13 +21,18 @@ export interface EventStreamOptions {
   /** Sent as `Last-Event-ID`, as a reconnecting EventSource does. */
   lastEventId?: string;
   headers?: Record<string, string>;
+  /** false: send no Authorization header (a browser signed in by its cookie). */
+  bearer?: boolean;
 }
 
 export function openEventStream(base: string, token: string, options: EventStreamOptions = {}): Promise<EventStream> {
   return new Promise((resolve, reject) => {
     const events: StreamedEvent[] = [];
     const waiters = new Set<() => void>();
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...options.headers };
+    const headers: Record<string, string> = {
+      ...(options.bearer === false ? {} : { authorization: `Bearer ${token}` }),
+      ...options.headers,
+    };
     if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
     const req = request(new URL('/api/v1/events', base), { headers }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`event stream answered ${res.statusCode}`));

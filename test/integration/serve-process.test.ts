@@ -32,6 +32,21 @@ async function api(served: ServeProcess, method: string, path: string, body?: un
   return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
 }
 
+/** Follows the sign-in link as a browser does; returns the cookie it sets. */
+async function signIn(served: ServeProcess, token: string): Promise<string> {
+  const response = await request(`${served.base}/?token=${encodeURIComponent(token)}`);
+  await response.body.dump();
+  expect(response.statusCode).toBe(303);
+  return String(response.headers['set-cookie']).split(';')[0];
+}
+/** The status of a GET signed in by `cookie` alone (the body is not read: an event stream never ends). */
+async function statusWithCookie(served: ServeProcess, path: string, cookie: string): Promise<number> {
+  const response = await request(`${served.base}${path}`, { headers: { cookie } });
+  response.body.once('error', () => undefined);
+  response.body.destroy();
+  return response.statusCode;
+}
+
 describe('serve as a process', () => {
   it('prints one listening line on stdout with the bound port and a sign-in token', async () => {
     const served = await start(['--data-dir', await dataDir()]);
@@ -66,6 +81,27 @@ describe('serve as a process', () => {
     await viewer.body.dump();
     expect(viewer.statusCode).toBe(200);
     expect(await second.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+
+  it('a browser session survives a restart; rotating the link or deleting the token that made it ends it', async () => {
+    const dir = await dataDir();
+    const first = await start(['--data-dir', dir]);
+    const apiToken = (await api(first, 'POST', '/tokens', { name: 'wall display', role: 'viewer' })).body;
+    const viaLink = await signIn(first, first.token);
+    const viaToken = await signIn(first, apiToken.token);
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+    const second = await start(['--data-dir', dir]);
+    for (const cookie of [viaLink, viaToken]) {
+      expect(await statusWithCookie(second, '/api/v1/devices', cookie)).toBe(200);
+      expect(await statusWithCookie(second, '/api/v1/events', cookie)).toBe(200);
+    }
+    const rotated = await api(second, 'POST', '/tokens/sign-in/rotate');
+    expect(rotated.status).toBe(200);
+    expect(await statusWithCookie(second, '/api/v1/devices', viaLink)).toBe(401);
+    expect(await statusWithCookie(second, '/api/v1/devices', viaToken)).toBe(200);
+    expect((await api({ ...second, token: rotated.body.token }, 'DELETE', `/tokens/${apiToken.id}`)).status).toBe(204);
+    expect(await statusWithCookie(second, '/api/v1/devices', viaToken)).toBe(401);
   });
 
   it('holds a lock with its PID; a second instance on the same directory exits non-zero and says why', async () => {

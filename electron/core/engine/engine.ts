@@ -66,7 +66,7 @@ export class Engine {
       ? await joinFleet({ fleet: config.fleet, dataDir: config.dataDir, db, log, version: VERSION })
       : null;
     const configLog = fleet?.config ?? new LocalConfigLog(db);
-    const tokens = new TokenService(configLog, config.adminToken);
+    const tokens = new TokenService(configLog, config.adminToken, db);
     const webhooks = new WebhookStore(configLog);
     const publish = (event: ServerEvent) => engine.events.emit('event', event);
 

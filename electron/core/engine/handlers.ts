@@ -80,6 +80,6 @@ export function createHandlers(d: HandlerDeps): Handlers {
     deleteToken: async ({ params }) => {
       if (!(await d.tokens.remove(params.id))) throw notFound(`Token ${params.id}`);
     },
-    rotateSignInToken: async () => ({ token: d.tokens.rotateSignIn() }),
+    rotateSignInToken: async () => ({ token: await d.tokens.rotateSignIn() }),
   };
 }

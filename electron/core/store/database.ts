@@ -16,6 +16,7 @@ export function emptyDb(): DbData {
     nextWebhookId: 1,
     webhooks: [],
     tokens: [],
+    sessions: [],
     devices: [],
     reservations: [],
     settings: {},

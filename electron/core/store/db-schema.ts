@@ -22,6 +22,25 @@ export const TokenRecord = z.object({
 });
 export type TokenRecord = z.infer<typeof TokenRecord>;
 
+/** What signed a browser session in; the session ends with it (core/access/sessions.ts). */
+export const SessionOrigin = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('token'), tokenId: z.string() }),
+  z.object({ kind: z.literal('sign-in') }),
+  /** LABHOOK_ADMIN_TOKEN, by the sha256 of its value: a new value ends these sessions. */
+  z.object({ kind: z.literal('env'), hash: z.string().regex(/^[0-9a-f]{64}$/) }),
+]);
+export type SessionOrigin = z.infer<typeof SessionOrigin>;
+
+export const SessionRecord = z.object({
+  id: z.string(),
+  /** sha256 of the cookie's secret, hex. The secret itself lives only in the browser. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  origin: SessionOrigin,
+  createdAt: isoTime,
+  lastUsedAt: isoTime,
+});
+export type SessionRecord = z.infer<typeof SessionRecord>;
+
 export const DeviceRecord = z.object({
   udid: z.string(),
   name: z.string(),
@@ -47,6 +66,7 @@ export const DbSchema = z.object({
   nextWebhookId: z.number().int().positive(),
   webhooks: z.array(StoredWebhookRecord),
   tokens: z.array(TokenRecord),
+  sessions: z.array(SessionRecord).default([]),
   devices: z.array(DeviceRecord),
   reservations: z.array(ReservationRecord),
   /** Keys no longer used (the plain-text sign-in token of older versions) are dropped on read. */
