@@ -1,66 +1,46 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { operations, type OperationName } from '../../electron/core/api/contract.js';
+import {
+  allowed,
+  CALLS,
+  ENV_ADMIN_TOKEN,
+  routePattern,
+  startApiFixture,
+  type ApiFixture,
+  type Who,
+} from '../helpers/api-calls.js';
+import type { ApiServer } from '../helpers/api-server.js';
 
+let fixture: ApiFixture;
 let server: ApiServer;
-const tokens: Record<'admin' | 'manager' | 'viewer', string> = { admin: '', manager: '', viewer: '' };
+let tokens: ApiFixture['tokens'];
 
 beforeAll(async () => {
-  server = await startApiServer([], { LABHOOK_ADMIN_TOKEN: 'env-admin-token-for-tests' });
-  for (const role of ['admin', 'manager', 'viewer'] as const) {
-    const reply = await server.call('POST', '/api/v1/tokens', { body: { name: `${role} token`, role } });
-    expect(reply.status).toBe(201);
-    tokens[role] = reply.body.token;
-  }
+  fixture = await startApiFixture();
+  server = fixture.server;
+  tokens = fixture.tokens;
 });
-afterAll(async () => server.close());
+afterAll(async () => fixture?.close());
 
-/** Who may call each route, as API.md says: public, any role, org_setting.modify (admin, manager), admin. */
-const ROUTES: [method: string, path: string, needs: 'public' | 'any' | 'modify' | 'admin', body?: unknown][] = [
-  ['GET', '/api/v1/health', 'public'],
-  ['GET', '/api/v1/openapi.json', 'any'],
-  ['GET', '/api/v1/sources', 'any'],
-  ['GET', '/api/v1/devices', 'any'],
-  ['GET', '/api/v1/devices/none', 'any'],
-  ['POST', '/api/v1/devices/none/sessions', 'any', {}],
-  ['DELETE', '/api/v1/devices/none/sessions/none', 'any'],
-  ['GET', '/api/v1/webhooks', 'any'],
-  ['POST', '/api/v1/webhooks', 'modify', {}],
-  ['GET', '/api/v1/webhooks/1', 'any'],
-  ['PATCH', '/api/v1/webhooks/999', 'modify', {}],
-  ['DELETE', '/api/v1/webhooks/999', 'modify'],
-  ['POST', '/api/v1/webhooks/999/test', 'modify', {}],
-  ['POST', '/api/v1/webhooks/999/rotate-secret', 'modify'],
-  ['GET', '/api/v1/deliveries', 'any'],
-  ['GET', '/api/v1/deliveries/none', 'any'],
-  ['POST', '/api/v1/deliveries/none/redeliver', 'modify'],
-  ['GET', '/api/v1/events', 'any'],
-  ['GET', '/api/v1/org', 'any'],
-  ['PATCH', '/api/v1/org', 'admin', {}],
-  ['GET', '/api/v1/tokens', 'admin'],
-  ['POST', '/api/v1/tokens', 'admin', {}],
-  ['DELETE', '/api/v1/tokens/none', 'admin'],
-  ['POST', '/api/v1/tokens/sign-in/rotate', 'admin'],
-];
+const ROLES = [null, 'viewer', 'manager', 'admin'] as const;
 
-const allowed = (needs: string, role: string | null) =>
-  needs === 'public' ||
-  (role !== null &&
-    (needs === 'any' || (needs === 'modify' && role !== 'viewer') || (needs === 'admin' && role === 'admin')));
+describe('every role against every operation', () => {
+  it('the matrix covers every operation of the contract', () => {
+    expect(Object.keys(CALLS).sort()).toEqual(Object.keys(operations).sort());
+  });
 
-describe('every role against every route', () => {
-  for (const [method, path, needs, body] of ROUTES) {
-    for (const role of [null, 'viewer', 'manager', 'admin'] as const) {
-      it(`${role ?? 'no token'} ${method} ${path}`, async () => {
-        const token = role ? tokens[role] : null;
-        if (path === '/api/v1/events') {
-          const status = await eventStreamStatus(token);
-          expect(status).toBe(allowed(needs, role) ? 200 : 401);
-          return;
-        }
-        const reply = await server.call(method, path, { token, body });
-        if (allowed(needs, role)) {
-          expect([401, 403]).not.toContain(reply.status);
+  for (const name of Object.keys(CALLS) as OperationName[]) {
+    const op = operations[name];
+    const { who, call } = CALLS[name];
+    for (const role of ROLES) {
+      const may = allowed(who, role);
+      it(`${role ?? 'no token'} ${op.method} ${op.path}: ${may ? op.status : role ? 403 : 401}`, async () => {
+        const { path, body } = await call(fixture);
+        expect(path).toMatch(routePattern(name));
+        const reply = await server.call(op.method, `/api/v1${path}`, { token: role ? tokens[role] : null, body });
+        if (may) {
+          expect(reply.status, reply.text).toBe(op.status);
         } else {
           expect(reply.status).toBe(role ? 403 : 401);
           expect(reply.body.error.code).toBe(role ? 'forbidden' : 'unauthorized');
@@ -70,9 +50,27 @@ describe('every role against every route', () => {
   }
 });
 
-function eventStreamStatus(token: string | null): Promise<number> {
+/** Routes outside the contract: the event stream and the OpenAPI document. */
+const OTHER_ROUTES: [path: string, who: Who][] = [
+  ['/api/v1/events', 'any'],
+  ['/api/v1/openapi.json', 'any'],
+];
+
+describe('every role against the routes outside the contract', () => {
+  for (const [path, who] of OTHER_ROUTES) {
+    for (const role of ROLES) {
+      const may = allowed(who, role);
+      it(`${role ?? 'no token'} GET ${path}: ${may ? 200 : 401}`, async () => {
+        expect(await statusOf(path, role ? tokens[role] : null)).toBe(may ? 200 : 401);
+      });
+    }
+  }
+});
+
+/** The status alone: the event stream never ends, so the body is not read. */
+function statusOf(path: string, token: string | null): Promise<number> {
   return new Promise((resolve, reject) => {
-    const url = new URL('/api/v1/events', server.base);
+    const url = new URL(path, server.base);
     const req = httpRequest(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
       resolve(res.statusCode ?? 0);
       res.destroy();
@@ -120,8 +118,8 @@ describe('tokens', () => {
     });
   });
   it('LABHOOK_ADMIN_TOKEN is an admin token', async () => {
-    expect((await server.call('GET', '/api/v1/tokens', { token: 'env-admin-token-for-tests' })).status).toBe(200);
-    expect((await server.call('GET', '/api/v1/tokens', { token: 'env-admin-token-for-tests-' })).status).toBe(401);
+    expect((await server.call('GET', '/api/v1/tokens', { token: ENV_ADMIN_TOKEN })).status).toBe(200);
+    expect((await server.call('GET', '/api/v1/tokens', { token: `${ENV_ADMIN_TOKEN}-` })).status).toBe(401);
   });
 });
 
