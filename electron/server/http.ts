@@ -2,6 +2,7 @@
  * The HTTP door: every operation of the contract as a route under /api/v1, the event stream,
  * the OpenAPI document, and the web UI with its `/?token=` sign-in.
  */
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { operations, type Operation, type OperationName } from '../core/api/contract.js';
 import { ApiError, type ErrorCode } from '../core/api/errors.js';
@@ -35,6 +36,8 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: true,
     logger: false,
+    // A request that is not valid HTTP never reaches the router; it is answered in the API's format too.
+    clientErrorHandler: answerClientError,
     // Errors the router raises before any route runs (a path with invalid %-escapes) speak the API's format too.
     frameworkErrors: (error, _request, frameworkReply) => {
       const reply = frameworkReply as unknown as FastifyReply;
@@ -174,4 +177,22 @@ function toApiError(error: FastifyError): ApiError | null {
   if (error.statusCode === 413) return new ApiError('payload_too_large', error.message);
   if (error.statusCode === 415) return new ApiError('unsupported_media_type', error.message);
   return null;
+}
+
+/** Answers a request the HTTP parser refused (bad framing, bad header bytes, headers too large), then closes. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify(
+    new ApiError(
+      'bad_request',
+      tooLarge ? 'The request headers are too large' : 'The request is not valid HTTP/1.1',
+    ).toJSON(),
+  );
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
