@@ -26,6 +26,8 @@ export function makeWebhooks(urls: readonly string[]): StoredWebhook[] {
     events: ['online', 'offline', 'utilizing', 'unplugged'],
     enabled: true,
     devices: null,
+    labels: null,
+    healthCallbacks: false,
     headers: {},
     secret: newSecret(),
     createdAt: now,

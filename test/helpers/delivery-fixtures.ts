@@ -15,6 +15,8 @@ export function makeWebhook(fields: Partial<StoredWebhook> & { id: number; url: 
     events: ['online', 'offline', 'utilizing', 'unplugged'],
     enabled: true,
     devices: null,
+    labels: null,
+    healthCallbacks: false,
     headers: {},
     secret: newSecret(),
     createdAt: now,

@@ -3,18 +3,33 @@
  * Frames are a 16-byte little-endian header (total length, version 1, message 8 = plist, tag)
  * followed by an XML plist. The XML is written here by hand, the way libplist lays it out, and
  * not with the `plist` package the source uses, so a bug shared by both sides cannot hide.
+ *
+ * Behind it, each device has an emulated lockdownd: `ReadPairRecord` hands out the host's pairing,
+ * `Connect` to port 62078 (network byte order) turns the connection into a tunnel that speaks
+ * lockdown's framing (4-byte big-endian length + XML plist): QueryType, StartSession (the HostID
+ * must be the one the device trusts; the session then switches to TLS with the device's
+ * certificate and requires the pairing's root certificate from the host), GetValue, StopSession.
  */
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'plist';
+import type { Pairing } from './pair-record.js';
 
 export interface FakeIosDevice {
   udid: string;
   /** Apple's USB product id; 0x12a8 for any modern iPhone, 0x12ab for an iPad. */
   productId?: number;
   connectionType?: 'USB' | 'Network';
+  /** The `com.apple.mobile.battery` domain lockdownd answers in a session. */
+  battery?: { [key: string]: number | boolean };
+  /** The pairing this device trusts; usbmuxd holds the host's copy once `pair()` is called. */
+  trusts?: Pairing;
+  /** `silent`: lockdownd accepts the tunnel and never answers (a hung device). */
+  lockdown?: 'answer' | 'silent';
 }
 
 /** How frames reach the client: one write each, or cut into a few bytes per write. */
@@ -24,11 +39,13 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-type Value = string | number | { [key: string]: Value };
+type Value = string | number | boolean | Buffer | { [key: string]: Value };
 
 function xmlValue(value: Value, indent: string): string {
   if (typeof value === 'number') return `${indent}<integer>${value}</integer>\n`;
   if (typeof value === 'string') return `${indent}<string>${escapeXml(value)}</string>\n`;
+  if (typeof value === 'boolean') return `${indent}<${value}/>\n`;
+  if (Buffer.isBuffer(value)) return `${indent}<data>\n${indent}${value.toString('base64')}\n${indent}</data>\n`;
   let out = `${indent}<dict>\n`;
   for (const [key, inner] of Object.entries(value)) {
     out += `${indent}\t<key>${escapeXml(key)}</key>\n${xmlValue(inner, `${indent}\t`)}`;
@@ -59,6 +76,32 @@ export function frame(value: { [key: string]: Value }, tag: number): Buffer {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const LOCKDOWN_PORT_NETWORK_ORDER = ((62078 & 0xff) << 8) | (62078 >> 8);
+
+/** The pair record as usbmuxd hands it out: the host's side of a pairing. */
+function pairRecordXml(pairing: Pairing): Buffer {
+  return Buffer.from(
+    plistXml({
+      DeviceCertificate: pairing.device.cert,
+      HostCertificate: pairing.host.cert,
+      HostID: pairing.hostId,
+      HostPrivateKey: pairing.host.key,
+      RootCertificate: pairing.root.cert,
+      RootPrivateKey: pairing.root.key,
+      SystemBUID: pairing.systemBuid,
+      WiFiMACAddress: '00:11:22:33:44:55',
+    }),
+    'utf8',
+  );
+}
+
+function lockdownFrame(value: { [key: string]: Value }): Buffer {
+  const body = Buffer.from(plistXml(value), 'utf8');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length, 0);
+  return Buffer.concat([header, body]);
+}
+
 export class UsbmuxdPeer {
   readonly dir: string;
   readonly socketPath: string;
@@ -67,12 +110,18 @@ export class UsbmuxdPeer {
   delivery: Delivery = 'whole';
   /** Every request received, parsed, for assertions on what the client sent. */
   readonly requests: Array<{ tag: number; message: Record<string, unknown> }> = [];
+  /** Every lockdown request received through a tunnel, with whether it came over TLS. */
+  readonly lockdownRequests: Array<{ udid: string; tls: boolean; message: Record<string, unknown> }> = [];
+  /** The pair records usbmuxd holds, by UDID. */
+  private readonly records = new Map<string, Pairing>();
 
   private server: Server | null = null;
   private readonly listeners = new Set<Socket>();
   private readonly sockets = new Set<Socket>();
   private readonly devices = new Map<number, FakeIosDevice>();
   private nextId = 1;
+  /** Lockdown sessions that switched to TLS with the right host certificate. */
+  tlsSessions = 0;
   /** Writes are queued per socket so split deliveries never interleave. */
   private readonly queues = new Map<Socket, Promise<void>>();
 
@@ -144,6 +193,15 @@ export class UsbmuxdPeer {
     await this.broadcast(Buffer.concat(frames));
   }
 
+  /** usbmuxd keeps this pairing for the device (what a host that was trusted has). */
+  pair(udid: string, pairing: Pairing): void {
+    this.records.set(udid, pairing);
+  }
+
+  unpair(udid: string): void {
+    this.records.delete(udid);
+  }
+
   idOf(udid: string): number | undefined {
     for (const [id, device] of this.devices) if (device.udid === udid) return id;
     return undefined;
@@ -186,7 +244,7 @@ export class UsbmuxdPeer {
       this.listeners.delete(socket);
       this.queues.delete(socket);
     });
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       while (buffered.length >= 16) {
         const length = buffered.readUInt32LE(0);
@@ -195,15 +253,38 @@ export class UsbmuxdPeer {
         const message = parse(buffered.subarray(16, length).toString('utf8')) as Record<string, unknown>;
         buffered = buffered.subarray(length);
         this.requests.push({ tag, message });
-        this.answer(socket, message, tag);
+        const tunnel = this.answer(socket, message, tag);
+        if (tunnel) {
+          // From here on the connection belongs to the device's lockdownd.
+          socket.off('data', onData);
+          this.lockdown(socket, tunnel, buffered);
+          return;
+        }
       }
-    });
+    };
+    socket.on('data', onData);
   }
 
-  private answer(socket: Socket, message: Record<string, unknown>, tag: number): void {
+  /** Answers one usbmuxd request; returns the device when a Connect made this connection a tunnel. */
+  private answer(socket: Socket, message: Record<string, unknown>, tag: number): FakeIosDevice | null {
+    if (message.MessageType === 'ReadPairRecord') {
+      const pairing = this.records.get(String(message.PairRecordID));
+      // usbmuxd answers a missing record with a Result (libusbmuxd returns its negated number).
+      void this.send(
+        socket,
+        pairing ? frame({ PairRecordData: pairRecordXml(pairing) }, tag) : frame({ MessageType: 'Result', Number: 2 }, tag),
+      );
+      return null;
+    }
+    if (message.MessageType === 'Connect') {
+      const device = this.devices.get(Number(message.DeviceID));
+      const number = !device ? 2 : message.PortNumber !== LOCKDOWN_PORT_NETWORK_ORDER ? 3 : 0;
+      void this.send(socket, frame({ MessageType: 'Result', Number: number }, tag));
+      return number === 0 ? device! : null;
+    }
     if (message.MessageType !== 'Listen') {
       void this.send(socket, frame({ MessageType: 'Result', Number: 1 }, tag));
-      return;
+      return null;
     }
     const reply = [frame({ MessageType: 'Result', Number: this.listenResult }, tag)];
     if (this.listenResult === 0) {
@@ -212,6 +293,86 @@ export class UsbmuxdPeer {
       for (const [id, device] of this.devices) reply.push(this.attachedFrame(id, device));
     }
     void this.send(socket, Buffer.concat(reply));
+    return null;
+  }
+
+  /** The device's lockdownd on a tunnelled connection. */
+  private lockdown(plain: Socket, device: FakeIosDevice, initial: Buffer): void {
+    let stream: Socket | TLSSocket = plain;
+    let buffered = initial;
+    let session: string | null = null;
+    const reply = (value: { [key: string]: Value }) => {
+      if (!stream.destroyed) stream.write(lockdownFrame(value));
+    };
+    const handle = (message: Record<string, unknown>) => {
+      this.lockdownRequests.push({ udid: device.udid, tls: stream !== plain, message });
+      if (device.lockdown === 'silent') return;
+      const request = String(message.Request);
+      switch (request) {
+        case 'QueryType':
+          reply({ Request: request, Type: 'com.apple.mobile.lockdown' });
+          return;
+        case 'StartSession': {
+          const trusted = device.trusts;
+          if (!trusted || message.HostID !== trusted.hostId) {
+            reply({ Request: request, Error: 'InvalidHostID' });
+            return;
+          }
+          session = randomUUID().toUpperCase();
+          reply({ Request: request, SessionID: session, EnableSessionSSL: true });
+          startTls(trusted);
+          return;
+        }
+        case 'GetValue':
+          if (session === null || stream === plain || message.Domain !== 'com.apple.mobile.battery' || !device.battery) {
+            reply({ Request: request, Domain: String(message.Domain), Error: 'MissingValue' });
+            return;
+          }
+          reply({ Request: request, Domain: 'com.apple.mobile.battery', Value: device.battery });
+          return;
+        case 'StopSession':
+          session = null;
+          reply({ Request: request });
+          return;
+        default:
+          reply({ Request: request, Error: 'InvalidRequest' });
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 4) {
+        const length = buffered.readUInt32BE(0);
+        if (buffered.length < 4 + length) return;
+        const body = buffered.subarray(4, 4 + length).toString('utf8');
+        buffered = buffered.subarray(4 + length);
+        handle(parse(body) as Record<string, unknown>);
+      }
+    };
+    const startTls = (pairing: Pairing) => {
+      plain.off('data', onData);
+      const secure = new TLSSocket(plain, {
+        isServer: true,
+        cert: pairing.device.cert,
+        key: pairing.device.key,
+        requestCert: true,
+        rejectUnauthorized: false,
+      });
+      secure.on('error', () => plain.destroy());
+      secure.once('secure', () => {
+        // lockdownd knows the host by the root certificate of their pairing.
+        const presented = secure.getPeerX509Certificate();
+        if (!presented || presented.fingerprint256 !== new X509Certificate(pairing.root.cert).fingerprint256) {
+          secure.destroy();
+          return;
+        }
+        this.tlsSessions += 1;
+      });
+      stream = secure;
+      buffered = Buffer.alloc(0);
+      secure.on('data', onData);
+    };
+    plain.on('data', onData);
+    if (buffered.length > 0) onData(Buffer.alloc(0));
   }
 
   private async broadcast(bytes: Buffer): Promise<void> {

@@ -347,6 +347,9 @@ function record(over: Partial<PersistedDevice> = {}): PersistedDevice {
     since: '2024-01-01T00:00:00.000Z',
     sequence: 7,
     simulated: false,
+    labels: [],
+    flaps: [],
+    warnings: [],
     ...over,
   };
 }
@@ -484,6 +487,9 @@ describe('DeviceTracker persistence', () => {
       since: expect.stringMatching(ISO),
       sequence: 1,
       simulated: false,
+      labels: [],
+      flaps: [],
+      warnings: [],
     });
     tracker.flush();
     await turn();

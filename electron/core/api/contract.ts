@@ -58,8 +58,9 @@ export const operations = {
   listDevices: {
     method: 'GET',
     path: '/devices',
-    summary: 'Every known device',
+    summary: 'Every known device (`warning=true`: only those with a health warning)',
     permission: 'read',
+    query: S.DeviceQuery,
     status: 200,
     response: list(S.Device),
   },
@@ -75,7 +76,7 @@ export const operations = {
   renameDevice: {
     method: 'PATCH',
     path: '/devices/{udid}',
-    summary: "Override a device's name (null restores the detected one)",
+    summary: "Override a device's name (null restores the detected one) or set its labels",
     permission: 'org_setting.modify',
     params: udidParam,
     body: S.DevicePatch,
@@ -211,6 +212,24 @@ export const operations = {
     response: S.Org,
   },
 
+  getHealthSettings: {
+    method: 'GET',
+    path: '/settings/health',
+    summary: 'Health warning thresholds and the battery reading interval',
+    permission: 'read',
+    status: 200,
+    response: S.HealthSettings,
+  },
+  updateHealthSettings: {
+    method: 'PATCH',
+    path: '/settings/health',
+    summary: 'Change health warning thresholds or the battery reading interval',
+    permission: 'org_setting.modify',
+    body: S.HealthSettingsPatch,
+    status: 200,
+    response: S.HealthSettings,
+  },
+
   listTokens: {
     method: 'GET',
     path: '/tokens',
@@ -289,4 +308,6 @@ export type ServerEvent =
       type: 'delivery';
       data: { delivery: Omit<S.Delivery, 'attempts'> & { attemptCount: number }; attempt: S.Attempt };
     }
-  | { type: 'notice'; data: { level: 'info' | 'warning'; message: string } };
+  | { type: 'notice'; data: { level: 'info' | 'warning'; message: string } }
+  /** A device's health changed: a battery reading, a flap, a warning raised or cleared. */
+  | { type: 'health'; data: { device: S.Device } };

@@ -139,6 +139,24 @@ const devices = z
   .transform((list) => [...new Set(list)])
   .nullable();
 
+/** A device label (a group such as a team, a rack or a device bundle): what webhooks can be scoped to. */
+export const LABEL_LIMITS = { length: 50, perDevice: 20, perWebhook: 100 } as const;
+const label = z
+  .string({ error: 'A label must be text' })
+  .trim()
+  .min(1, 'A label cannot be empty')
+  .max(LABEL_LIMITS.length, `A label is at most ${LABEL_LIMITS.length} characters`)
+  .regex(/^[^\x00-\x1f\x7f,]+$/, 'A label cannot contain commas or control characters');
+const labelList = (max: number, what: string) =>
+  z
+    .array(label, { error: `${what} must be a list of labels` })
+    .max(max, `At most ${max} labels`)
+    .transform((list) => [...new Set(list)]);
+const webhookLabels = labelList(LABEL_LIMITS.perWebhook, 'Labels')
+  .refine((list) => list.length > 0, 'Choose at least one label, or null for no label scope')
+  .nullable();
+const healthCallbacks = z.boolean({ error: 'Health callbacks must be true or false' });
+
 /** Body of POST /webhooks. */
 export const WebhookCreate = z.strictObject(
   {
@@ -148,6 +166,8 @@ export const WebhookCreate = z.strictObject(
     events,
     enabled: z.boolean({ error: 'Enabled must be true or false' }).default(true),
     devices: devices.default(null),
+    labels: webhookLabels.default(null),
+    healthCallbacks: healthCallbacks.default(false),
     headers: headers.default({}),
   },
   {
@@ -166,6 +186,8 @@ export const WebhookPatch = z.strictObject(
     events: events.optional(),
     enabled: z.boolean({ error: 'Enabled must be true or false' }).optional(),
     devices: devices.optional(),
+    labels: webhookLabels.optional(),
+    healthCallbacks: healthCallbacks.optional(),
     headers: headers.optional(),
   },
   {
@@ -185,7 +207,11 @@ export const Webhook = z.object({
   description: z.string(),
   events: z.array(WebhookEvent),
   enabled: z.boolean(),
+  /** Scope: every device when both `devices` and `labels` are null, else a listed UDID or a device with a listed label. */
   devices: z.array(z.string()).nullable(),
+  labels: z.array(z.string()).nullable(),
+  /** Opt-in: `device.health.warning` and `device.health.cleared` callbacks (off, so Kobiton receivers see nothing new). */
+  healthCallbacks: z.boolean(),
   headers: z.record(z.string(), z.string()),
   secret: z.string(),
   createdAt: z.string(),
@@ -240,6 +266,76 @@ export const Session = z.object({
 });
 export type Session = z.infer<typeof Session>;
 
+export const POWER_SOURCES = ['ac', 'usb', 'wireless', 'dock', 'external', 'battery'] as const;
+/** What powers the device: a charger kind (Android tells which), `external` (iOS does not), or its own `battery`. */
+export const PowerSource = z.enum(POWER_SOURCES);
+export type PowerSource = z.infer<typeof PowerSource>;
+
+export const BATTERY_HEALTHS = ['good', 'overheat', 'dead', 'over_voltage', 'failure', 'cold'] as const;
+export const BatteryHealth = z.enum(BATTERY_HEALTHS);
+export type BatteryHealth = z.infer<typeof BatteryHealth>;
+
+export const WARNING_CODES = [
+  'not_charging',
+  'battery_hot',
+  'battery_overheat',
+  'battery_dead',
+  'battery_over_voltage',
+  'battery_cold',
+  'flapping',
+] as const;
+export const WarningCode = z.enum(WARNING_CODES);
+export type WarningCode = z.infer<typeof WarningCode>;
+
+export const DeviceWarning = z.object({ code: WarningCode, message: z.string(), since: z.string() });
+export type DeviceWarning = z.infer<typeof DeviceWarning>;
+
+/** A device's health: its latest battery reading, flaps in the last hour and the warnings they raise; null is unknown. */
+export const DeviceHealth = z.object({
+  /** Percent. */
+  batteryLevel: z.number().nullable(),
+  /** Degrees Celsius. */
+  batteryTemp: z.number().nullable(),
+  charging: z.boolean().nullable(),
+  power: PowerSource.nullable(),
+  batteryHealth: BatteryHealth.nullable(),
+  /** Status changes away from online or utilizing in the last hour. */
+  flapsLastHour: z.number().int().nonnegative(),
+  /** When the battery was last read; null before the first reading. */
+  readAt: z.string().nullable(),
+  /** Why the last reading failed or is incomplete (iOS not paired, adb shell refused, …); null when it worked. */
+  readError: z.string().nullable(),
+  warnings: z.array(DeviceWarning),
+});
+export type DeviceHealth = z.infer<typeof DeviceHealth>;
+
+const whole = (name: string, min: number, max: number, unit: string) =>
+  z
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}${unit}`)
+    .max(max, `${name} must be at most ${max}${unit}`);
+
+/** When health warnings are raised, and how often batteries are read. */
+export const HealthSettings = z.object({
+  /** Below this battery level (%) on external power and not charging: `not_charging`. */
+  lowBatteryPercent: whole('Low battery', 1, 100, ' %'),
+  /** Above this battery temperature (°C): `battery_hot`. */
+  maxTemperatureC: whole('Maximum temperature', 20, 90, ' °C'),
+  /** More flaps than this in an hour: `flapping`. */
+  maxFlapsPerHour: whole('Maximum flaps', 1, 1000, ''),
+  /** Between two battery readings of one device. */
+  readIntervalSeconds: whole('Reading interval', 10, 3600, ' s'),
+});
+export type HealthSettings = z.infer<typeof HealthSettings>;
+export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
+  lowBatteryPercent: 15,
+  maxTemperatureC: 45,
+  maxFlapsPerHour: 10,
+  readIntervalSeconds: 60,
+};
+export const HealthSettingsPatch = HealthSettings.partial().strict();
+
 export const Device = z.object({
   udid: z.string(),
   name: z.string(),
@@ -253,17 +349,27 @@ export const Device = z.object({
   host: z.string().optional(),
   /** In a fleet: why the status is what it is when no host reported it ("host lost"). */
   statusReason: z.string().optional(),
+  labels: z.array(z.string()),
+  health: DeviceHealth,
 });
 export type Device = z.infer<typeof Device>;
 
-export const DevicePatch = z.strictObject({
-  name: z
-    .string({ error: 'Name must be text or null' })
-    .trim()
-    .min(1, 'Name cannot be empty')
-    .max(100, 'Name must be at most 100 characters')
-    .nullable(),
-});
+export const DevicePatch = z.strictObject(
+  {
+    name: z
+      .string({ error: 'Name must be text or null' })
+      .trim()
+      .min(1, 'Name cannot be empty')
+      .max(100, 'Name must be at most 100 characters')
+      .nullable()
+      .optional(),
+    labels: labelList(LABEL_LIMITS.perDevice, 'Labels').optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `Unknown field: ${issue.keys.join(', ')}` : 'Expected an object',
+  },
+);
 
 export const ReservationCreate = z.strictObject({
   ttlSeconds: z
@@ -308,8 +414,17 @@ export const Delivery = z.object({
 });
 export type Delivery = z.infer<typeof Delivery>;
 
+
 /** A filter left blank (`?udid=&status=`, as a form sends it) means no filter. */
 const blank = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
+export const DeviceQuery = z.strictObject({
+  warning: blank(
+    z
+      .enum(['true', 'false'], { error: 'warning must be true or false' })
+      .transform((value) => value === 'true')
+      .optional(),
+  ),
+});
 
 export const DeliveryQuery = z.strictObject({
   webhookId: blank(

@@ -12,9 +12,10 @@
  * out into a fresh `Entry` on demand. Every change goes through the ledger, which writes it to the
  * object it is given and to the row, so both always agree.
  */
-import type { DeliveryStatus, WebhookEvent } from '../api/schemas.js';
+import type { DeliveryStatus } from '../api/schemas.js';
 import { udidKey } from '../devices/udid.js';
 import type { RecordRef } from './journal.js';
+import type { CallbackEvent } from './payload.js';
 
 export interface Entry {
   /** Strictly increasing across the log: creation order, the id (base 36) and the creation time (n / 1000). */
@@ -23,7 +24,7 @@ export interface Entry {
   eventId: string;
   webhookId: number;
   udid: string;
-  event: WebhookEvent;
+  event: CallbackEvent;
   deviceName: string;
   sequence: number;
   observedAt: string;
@@ -95,7 +96,7 @@ interface Facts {
   /** `udidKey(udid)`: what the `udid` filter compares, so any spelling of an iPhone's UDID finds it. */
   key: string;
   deviceName: string;
-  event: WebhookEvent;
+  event: CallbackEvent;
   sequence: number;
   observedAt: string;
   refs: number;

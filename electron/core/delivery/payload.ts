@@ -2,7 +2,8 @@
  * The callback as a receiver sees it: Kobiton's nine body keys, nothing more, and our extras in
  * headers so a receiver written for Kobiton keeps working unchanged.
  */
-import type { WebhookEvent } from '../api/schemas.js';
+import { WARNING_CODES, type WarningCode, type WebhookEvent } from '../api/schemas.js';
+import { WARNING_SUMMARY } from '../devices/health/warnings.js';
 import type { StoredWebhook } from '../webhooks/model.js';
 import { signingSecrets } from '../webhooks/model.js';
 import { sign } from './signing.js';
@@ -21,8 +22,36 @@ const DESCRIPTION: Record<WebhookEvent, string> = {
   unplugged: 'Unplugged',
 };
 
-export function eventActivity(event: WebhookEvent): string {
-  return ACTIVITY[event];
+/**
+ * A health callback (opt-in per webhook): a warning raised or cleared on a device, with the
+ * warning's code, e.g. `health.warning:flapping`. Kept as one string so the outbox stores it as it
+ * stores a status event.
+ */
+export type HealthEvent = `health.${'warning' | 'cleared'}:${WarningCode}`;
+/** What a callback announces: a Kobiton status event or a health event. */
+export type CallbackEvent = WebhookEvent | HealthEvent;
+
+export function healthEvent(kind: 'warning' | 'cleared', code: WarningCode): HealthEvent {
+  return `health.${kind}:${code}`;
+}
+
+/** The kind and warning code of a health event; null for a status event. */
+export function parseHealthEvent(event: CallbackEvent): { kind: 'warning' | 'cleared'; code: WarningCode } | null {
+  const match = /^health\.(warning|cleared):(.+)$/.exec(event);
+  if (!match || !(WARNING_CODES as readonly string[]).includes(match[2])) return null;
+  return { kind: match[1] as 'warning' | 'cleared', code: match[2] as WarningCode };
+}
+
+export function eventActivity(event: CallbackEvent): string {
+  const health = parseHealthEvent(event);
+  if (health) return `device.health.${health.kind}`;
+  return ACTIVITY[event as WebhookEvent];
+}
+
+function eventDescription(event: CallbackEvent): string {
+  const health = parseHealthEvent(event);
+  if (health) return health.kind === 'warning' ? 'Health warning' : 'Health warning cleared';
+  return DESCRIPTION[event as WebhookEvent];
 }
 
 /** The event behind an `eventActivity` string, or null for one we never produce. */
@@ -34,7 +63,7 @@ export function eventFromActivity(activity: string): WebhookEvent | null {
 /** What a callback says about the device, captured when the status change was enqueued. */
 export interface CallbackFacts {
   eventId: string;
-  event: WebhookEvent;
+  event: CallbackEvent;
   udid: string;
   deviceName: string;
   sequence: number;
@@ -70,8 +99,8 @@ export function buildCallback(
   const body = JSON.stringify({
     creationTime: new Date(now).toISOString(),
     eventType: 'DEVICE',
-    eventActivity: ACTIVITY[facts.event],
-    eventDescription: DESCRIPTION[facts.event],
+    eventActivity: eventActivity(facts.event),
+    eventDescription: eventDescription(facts.event),
     deviceUdid: facts.udid,
     deviceName: facts.deviceName,
     orgId: org.id,
@@ -90,6 +119,8 @@ export function buildCallback(
     'labhook-event-time': facts.observedAt,
     'labhook-sequence': String(facts.sequence),
   };
+  const health = parseHealthEvent(facts.event);
+  if (health) headers['labhook-health-warning'] = `${health.code}; ${WARNING_SUMMARY[health.code]}`;
   for (const [name, value] of Object.entries(webhook.headers)) {
     const lower = name.toLowerCase();
     // Validation already refuses these; a hand-edited db.json must still not override ours.

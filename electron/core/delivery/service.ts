@@ -30,7 +30,7 @@ import type { StatusChange } from '../devices/model.js';
 import { udidKey } from '../devices/udid.js';
 import type { Service } from '../lifecycle.js';
 import type { Logger } from '../log.js';
-import type { StoredWebhook, WebhookDirectory } from '../webhooks/model.js';
+import { inScope, type StoredWebhook, type WebhookDirectory } from '../webhooks/model.js';
 import { Journal, type RecordRef } from './journal.js';
 import {
   Ledger,
@@ -42,11 +42,27 @@ import {
   type Bounds,
   type Entry,
 } from './ledger.js';
-import { buildCallback, eventActivity, loggedRequest, type Callback, type CallbackFacts } from './payload.js';
+import {
+  buildCallback,
+  eventActivity,
+  loggedRequest,
+  type Callback,
+  type CallbackEvent,
+  type CallbackFacts,
+  parseHealthEvent,
+} from './payload.js';
 import { parseRetryAfter, parseRetrySchedule, withJitter, DEFAULT_RETRY_SCHEDULE } from './schedule.js';
 import { Sender, type SendResult } from './sender.js';
 
 export { parseRetrySchedule, DEFAULT_RETRY_SCHEDULE } from './schedule.js';
+
+/**
+ * What the outbox takes: a status change as the tracker emits it, or a health transition (the same
+ * facts with a health event). `labels` are the device's when it happened, for label scopes.
+ */
+export type OutboxEvent = Pick<StatusChange, 'id' | 'udid' | 'name' | 'sequence' | 'observedAt' | 'labels'> & {
+  event: CallbackEvent | null;
+};
 
 export interface DeliveryServiceOptions {
   dataDir: string;
@@ -205,17 +221,23 @@ export class DeliveryService extends EventEmitter implements Service {
     await this.journal.close();
   }
 
-  /** Queues a callback to every matching webhook; resolves once they are written (they survive a crash). */
-  async enqueue(change: StatusChange): Promise<void> {
+  /**
+   * Queues a callback to every matching webhook; resolves once they are written (they survive a crash).
+   * Status events go to the webhooks that chose them, health events to those that opted in.
+   */
+  async enqueue(change: OutboxEvent): Promise<void> {
     if (!this.booted || this.stopping) throw new Error('the delivery service is not running');
     const event = change.event;
     if (event === null) return;
-    const key = udidKey(change.udid);
+    const health = parseHealthEvent(event) !== null;
+    const labels = change.labels ?? [];
     const webhooks = this.options.directory
       .list()
       .filter(
         (w) =>
-          w.enabled && w.events.includes(event) && (w.devices === null || w.devices.some((d) => udidKey(d) === key)),
+          w.enabled &&
+          (health ? w.healthCallbacks : w.events.includes(event as WebhookEvent)) &&
+          inScope(w, change.udid, labels),
       );
     if (webhooks.length === 0) return;
     const now = Date.now();
@@ -366,7 +388,7 @@ export class DeliveryService extends EventEmitter implements Service {
         eventId: head.e as string,
         webhookId: head.w as number,
         udid: head.u as string,
-        event: head.v as WebhookEvent,
+        event: head.v as CallbackEvent,
         deviceName: head.m as string,
         sequence: head.q as number,
         observedAt: head.o as string,

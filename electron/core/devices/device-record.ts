@@ -1,5 +1,6 @@
 /** A device as the tracker persists it between runs (the last known status feeds reconciliation). */
 import type { DeviceStatus } from '../api/schemas.js';
+import type { BookedWarning } from './health/warnings.js';
 import type { Platform } from './model.js';
 
 export interface PersistedDevice {
@@ -15,6 +16,12 @@ export interface PersistedDevice {
   /** The sequence number of the last change emitted for this device. */
   sequence: number;
   simulated: boolean;
+  /** The operator's groups for it (webhooks can be scoped to them). */
+  labels: string[];
+  /** When it flapped (ms since the epoch) within the last hour; see health/flaps.ts. */
+  flaps: number[];
+  /** Its health warnings, including those waiting out the debounce before they count as cleared. */
+  warnings: BookedWarning[];
 }
 
 export function displayName(device: PersistedDevice): string {

@@ -82,4 +82,6 @@ export interface StatusChange {
   /** When the change was observed (ISO 8601). */
   observedAt: string;
   simulated: boolean;
+  /** The device's labels at that moment (webhooks scoped by label match on them). */
+  labels?: readonly string[];
 }

@@ -25,11 +25,14 @@
  * reports that arrive while sources stop are ignored (stopping Labhook is not unplugging phones).
  */
 import { EventEmitter } from 'node:events';
-import type { Device, Session } from '../api/schemas.js';
+import type { Device, DeviceHealth, Session } from '../api/schemas.js';
 import type { Service } from '../lifecycle.js';
 import { consoleLogger, type Logger } from '../log.js';
 import { changeId, nextSequence } from './change-identity.js';
 import { displayName, type PersistedDevice } from './device-record.js';
+import type { BatteryReading } from './health/battery.js';
+import { isFlap, recentFlaps, withFlap } from './health/flaps.js';
+import { currentWarnings, type BookedWarning } from './health/warnings.js';
 import type { DeviceSink, Platform, Presence, ReportOptions, SessionClaim, SourceName, StatusChange } from './model.js';
 import { deriveStatus, eventFor, isAttachedOnly } from './status-rules.js';
 import { TRACKER } from './timing.js';
@@ -69,6 +72,31 @@ interface Claim {
   claim: SessionClaim;
 }
 
+/** The latest battery reading of a device (kept in memory: a restart reads again). */
+export interface HealthReading {
+  reading: BatteryReading;
+  /** When it was read (ISO 8601). */
+  readAt: string;
+  /** Why it could not be read, or is incomplete; null when it worked. */
+  error: string | null;
+}
+
+/** What a device's health is built from. */
+export interface HealthFacts {
+  reading: HealthReading | null;
+  flapsLastHour: number;
+  warnings: BookedWarning[];
+  /** The sequence of its current status (health callbacks carry it). */
+  sequence: number;
+}
+
+/** Which transport sees a device under which key (an adb serial, `usbmux:<DeviceID>`). */
+export interface TransportLink {
+  source: SourceName;
+  key: string;
+  state: Presence['state'];
+}
+
 interface Entry {
   /** Current facts; `status` is the last emitted (or persisted) one. */
   record: PersistedDevice;
@@ -83,6 +111,7 @@ interface Entry {
   /** When it became visible on the USB bus alone; null otherwise. */
   attachedSince: number | null;
   graceTimer: NodeJS.Timeout | null;
+  health: HealthReading | null;
 }
 
 export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements DeviceSink, Service {
@@ -244,6 +273,55 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     return this.toDevice(entry);
   }
 
+  /** Sets a device's labels (its groups). Undefined when the device is unknown. */
+  setLabels(udid: string, labels: readonly string[]): Device | undefined {
+    const entry = this.entries.get(udidKey(udid));
+    if (!entry?.known) return undefined;
+    const next = [...new Set(labels.map((l) => l.trim()).filter(Boolean))];
+    if (next.join('\n') !== entry.record.labels.join('\n')) {
+      entry.record.labels = next;
+      this.schedulePersist();
+    }
+    return this.toDevice(entry);
+  }
+
+  /** A device's labels; empty for an unknown one. */
+  labelsOf(udid: string): readonly string[] {
+    return this.entries.get(udidKey(udid))?.record.labels ?? [];
+  }
+
+  /** Where the device can be reached now, for readers that talk to it (battery). */
+  transportsOf(udid: string): TransportLink[] {
+    const entry = this.entries.get(udidKey(udid));
+    if (!entry) return [];
+    return entry.presences.map(({ source, presence }) => ({ source, key: presence.key, state: presence.state }));
+  }
+
+  /** What health is built from: the latest reading, the recent flaps and the warning book. */
+  healthOf(udid: string): HealthFacts | undefined {
+    const entry = this.entries.get(udidKey(udid));
+    if (!entry?.known) return undefined;
+    return {
+      reading: entry.health,
+      flapsLastHour: recentFlaps(entry.record.flaps, this.now()).length,
+      warnings: entry.record.warnings,
+      sequence: entry.record.sequence,
+    };
+  }
+
+  /** Sets (or with null, forgets) a device's latest battery reading. */
+  setReading(udid: string, reading: HealthReading | null): void {
+    const entry = this.entries.get(udidKey(udid));
+    if (entry?.known) entry.health = reading;
+  }
+
+  setWarnings(udid: string, warnings: BookedWarning[]): void {
+    const entry = this.entries.get(udidKey(udid));
+    if (!entry?.known) return;
+    entry.record.warnings = warnings;
+    this.schedulePersist();
+  }
+
   /** Hands the current list to `persist` now if anything changed since the last call. */
   flush(): void {
     if (this.persistPending) clearImmediate(this.persistPending);
@@ -273,6 +351,7 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
       claims: [],
       attachedSince: null,
       graceTimer: null,
+      health: null,
     };
   }
 
@@ -290,6 +369,9 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
           since: new Date(this.now()).toISOString(),
           sequence: 0,
           simulated: false,
+          labels: [],
+          flaps: [],
+          warnings: [],
         },
         false,
       );
@@ -346,6 +428,7 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
     record.status = status;
     record.since = observedAt;
     record.sequence = nextSequence(record.sequence, now);
+    if (isFlap(from, status)) record.flaps = withFlap(record.flaps, now);
     entry.known = true;
     entry.fromLastRun = false;
     this.schedulePersist();
@@ -360,6 +443,7 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
       sequence: record.sequence,
       observedAt,
       simulated: record.simulated,
+      labels: [...record.labels],
     });
   }
 
@@ -445,6 +529,23 @@ export class DeviceTracker extends EventEmitter<DeviceTrackerEvents> implements 
       transports: [...new Set(entry.presences.map((s) => s.source))].sort(),
       sessions,
       simulated: record.simulated,
+      labels: [...record.labels],
+      health: this.describeHealth(entry),
+    };
+  }
+
+  private describeHealth(entry: Entry): DeviceHealth {
+    const reading = entry.health?.reading;
+    return {
+      batteryLevel: reading?.level ?? null,
+      batteryTemp: reading?.temperature ?? null,
+      charging: reading?.charging ?? null,
+      power: reading?.power ?? null,
+      batteryHealth: reading?.health ?? null,
+      flapsLastHour: recentFlaps(entry.record.flaps, this.now()).length,
+      readAt: entry.health?.readAt ?? null,
+      readError: entry.health?.error ?? null,
+      warnings: currentWarnings(entry.record.warnings),
     };
   }
 }

@@ -2,10 +2,12 @@
  * The engine: every service of the core, booted in order and shut down in reverse. Both doors
  * (the HTTP server of `serve`, the IPC bridge of the window) take an Engine and nothing else.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { TokenService } from '../access/tokens.js';
 import type { ServerEvent } from '../api/contract.js';
 import { bootAll, type Service } from '../lifecycle.js';
+import { healthEvent } from '../delivery/payload.js';
 import type { Logger } from '../log.js';
 import { LocalConfigLog } from '../store/config-ops.js';
 import { Database } from '../store/database.js';
@@ -81,6 +83,16 @@ export class Engine {
         fleetDevices?.devices.localChanged();
         return deliveries.enqueue(change);
       },
+      onHealth: (transition, device) =>
+        void deliveries.enqueue({
+          id: randomUUID(),
+          udid: transition.udid,
+          name: device.name,
+          sequence: transition.sequence,
+          observedAt: transition.at,
+          labels: device.labels,
+          event: healthEvent(transition.kind, transition.code),
+        }),
     });
     const fleetDevices = fleet?.attachDevices(
       { directory: devices.directory, reservations: devices.reservations },
@@ -97,6 +109,15 @@ export class Engine {
         reservations: fleetDevices?.devices ?? devices.reservations,
         deliveries: deliveries.service,
         sources: devices.board,
+        healthSettings: {
+          get: () => ({ ...db.data.settings.health }),
+          update: async (patch) => {
+            await db.update((data) => {
+              data.settings.health = { ...data.settings.health, ...patch };
+            });
+            return { ...db.data.settings.health };
+          },
+        },
       }),
     );
     const engine = new Engine(config, dispatcher, tokens);

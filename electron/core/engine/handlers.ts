@@ -8,7 +8,7 @@ import type { ConfigLog } from '../store/config-ops.js';
 import type { StoredWebhook } from '../webhooks/model.js';
 import { publicWebhook, type WebhookStore } from '../webhooks/store.js';
 import type { Handlers } from './dispatcher.js';
-import type { DeliveryDesk, DeviceDirectory, ReservationDesk, SourceBoard } from './parts.js';
+import type { DeliveryDesk, DeviceDirectory, HealthSettingsDesk, ReservationDesk, SourceBoard } from './parts.js';
 
 export interface HandlerDeps {
   version: string;
@@ -19,6 +19,7 @@ export interface HandlerDeps {
   reservations: ReservationDesk;
   deliveries: DeliveryDesk;
   sources: SourceBoard;
+  healthSettings: HealthSettingsDesk;
 }
 
 /**
@@ -42,11 +43,16 @@ export function createHandlers(d: HandlerDeps): Handlers {
     health: async () => ({ status: 'ok', version: d.version }),
     listSources: async () => ({ items: d.sources.sources() }),
 
-    listDevices: async () => ({ items: d.devices.devices() }),
+    listDevices: async ({ query }) => ({
+      items: d.devices
+        .devices()
+        .filter((item) => query.warning === undefined || item.health.warnings.length > 0 === query.warning),
+    }),
     getDevice: async ({ params }) => device(params.udid),
     renameDevice: async ({ params, body }) => {
       device(params.udid);
-      await d.devices.rename(params.udid, body.name);
+      if (body.name !== undefined) await d.devices.rename(params.udid, body.name);
+      if (body.labels !== undefined) await d.devices.setLabels(params.udid, body.labels);
       return device(params.udid);
     },
     reserveDevice: async ({ params, body }) => d.reservations.reserve(device(params.udid).udid, body),
@@ -74,6 +80,9 @@ export function createHandlers(d: HandlerDeps): Handlers {
       await d.config.commit({ type: 'org.update', patch: body });
       return { ...d.config.data.org };
     },
+
+    getHealthSettings: async () => d.healthSettings.get(),
+    updateHealthSettings: async ({ body }) => d.healthSettings.update(body),
 
     listTokens: async () => ({ items: d.tokens.list() }),
     createToken: async ({ body }) => d.tokens.create(body.name, body.role),

@@ -7,6 +7,7 @@ import type {
   Delivery,
   DeliveryStatus,
   Device,
+  HealthSettings,
   Reservation,
   SourceInfo,
   WebhookEvent,
@@ -18,6 +19,8 @@ export interface DeviceDirectory {
   device(udid: string): Device | undefined;
   /** In a fleet the device's host renames it, so this may have to wait for an answer. */
   rename(udid: string, name: string | null): unknown;
+  /** Sets its labels; in a fleet, on the host that sees it. */
+  setLabels(udid: string, labels: readonly string[]): unknown;
 }
 
 export interface ReservationDesk {
@@ -38,6 +41,12 @@ export interface DeliveryDesk {
   get(id: string): Promise<Delivery>;
   redeliver(id: string): Promise<Delivery>;
   test(webhook: StoredWebhook, event: WebhookEvent): Promise<Attempt>;
+}
+
+/** The health thresholds and reading interval: a host's own settings (db.json), not the fleet's. */
+export interface HealthSettingsDesk {
+  get(): HealthSettings;
+  update(patch: Partial<HealthSettings>): Promise<HealthSettings>;
 }
 
 export interface SourceBoard {

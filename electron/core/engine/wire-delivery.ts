@@ -1,7 +1,6 @@
 /** Builds the delivery side of the engine: status changes in, signed callbacks out, every attempt logged. */
 import type { ServerEvent } from '../api/contract.js';
-import { DeliveryService, type DeliveryEvent } from '../delivery/service.js';
-import type { StatusChange } from '../devices/model.js';
+import { DeliveryService, type DeliveryEvent, type OutboxEvent } from '../delivery/service.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/database.js';
 import type { WebhookStore } from '../webhooks/store.js';
@@ -17,7 +16,7 @@ export function wireDelivery(options: {
 }): {
   service: DeliveryService;
   /** Settles once the change's callbacks are journaled (or could not be); never rejects. */
-  enqueue(change: StatusChange): Promise<void>;
+  enqueue(change: OutboxEvent): Promise<void>;
 } {
   const { config, db, webhooks, log, version, publish } = options;
   const service = new DeliveryService({

@@ -1,6 +1,8 @@
 /** Builds the device side of the engine: the sources the options turn on, reporting to one tracker. */
 import type { ServerEvent } from '../api/contract.js';
 import { SOURCE_NAMES, type SourceInfo } from '../api/schemas.js';
+import { AdbBatteryReader, LockdownBatteryReader } from '../devices/health/readers.js';
+import { HealthMonitor, type BatteryReader, type HealthTransition } from '../devices/health/monitor.js';
 import type { DeviceSink, DeviceSource, SourceName, StatusChange } from '../devices/model.js';
 import { AdbSource } from '../devices/sources/adb.js';
 import { AppiumSource } from '../devices/sources/appium.js';
@@ -19,6 +21,7 @@ export interface DeviceWiring {
   directory: DeviceDirectory;
   reservations: ReservationDesk;
   board: SourceBoard;
+  health: HealthMonitor;
   services: Service[];
 }
 
@@ -38,8 +41,10 @@ export function wireDevices(options: {
   publish: (event: ServerEvent) => void;
   /** Hands a change to delivery; settles once it is journaled. */
   onChange: (change: StatusChange) => Promise<void>;
+  /** A health warning raised or cleared (debounced), with the device's name and labels then. */
+  onHealth: (transition: HealthTransition, device: { name: string; labels: readonly string[] }) => void;
 }): DeviceWiring {
-  const { config, db, log, publish, onChange } = options;
+  const { config, db, log, publish, onChange, onHealth } = options;
   // Sources report to the tracker, which is built below once their list is known.
   const sink: DeviceSink = {
     reportPresences: (...args) => tracker.reportPresences(...args),
@@ -94,6 +99,25 @@ export function wireDevices(options: {
       publish({ type: 'device', data: { device, from: change.from, event: change.event, sequence: change.sequence } });
   });
 
+  const readers: Partial<Record<SourceName, BatteryReader>> = {};
+  if (config.adb) readers.adb = new AdbBatteryReader(config.adb);
+  if (config.usbmux) readers.usbmux = new LockdownBatteryReader(config.usbmux);
+  const health = new HealthMonitor({
+    host: tracker,
+    readers,
+    thresholds: () => db.data.settings.health,
+    intervalMs: () => db.data.settings.health.readIntervalSeconds * 1000,
+    log,
+  });
+  health.on('health', (udid) => {
+    const device = tracker.device(udid);
+    if (device) publish({ type: 'health', data: { device } });
+  });
+  health.on('transition', (transition) => {
+    const device = tracker.device(transition.udid);
+    if (device) onHealth(transition, device);
+  });
+
   const board: SourceBoard = {
     sources: () =>
       SOURCE_NAMES.map((name): SourceInfo => {
@@ -106,7 +130,9 @@ export function wireDevices(options: {
     directory: tracker,
     reservations,
     board,
-    // The tracker boots last, so its settle timer starts once the sources run; it stops first and saves.
-    services: [reservations, ...sources, tracker],
+    health,
+    // The tracker boots after the sources, so its settle timer starts once they run; it stops before
+    // them and saves. Health readings start last and stop first.
+    services: [reservations, ...sources, tracker, health],
   };
 }

@@ -6,7 +6,7 @@
  * unplugged) and that host as its `host`. A lost host's devices are `offline`, with the reason
  * "host lost", until it is heard from again.
  *
- * Actions on a device (reserve, release, rename) are carried out by the host that sees it: asked
+ * Actions on a device (reserve, release, rename, labels) are carried out by the host that sees it: asked
  * over the fleet when that is another host.
  */
 import type { ServerEvent } from '../api/contract.js';
@@ -113,6 +113,12 @@ export class FleetDevices implements Service, DeviceDirectory, ReservationDesk {
         this.sync();
         return directory.device(request.udid) ?? null;
       }
+      case 'labels': {
+        if (!directory.device(request.udid)) throw notFound(`Device ${request.udid}`);
+        directory.setLabels(request.udid, request.labels);
+        this.sync();
+        return directory.device(request.udid) ?? null;
+      }
     }
   }
 
@@ -142,6 +148,17 @@ export class FleetDevices implements Service, DeviceDirectory, ReservationDesk {
     const renamed = (await this.o.rpc.ask(host, { op: 'rename', udid, name })) as unknown as Device | null;
     // The host publishes the new name too; taking its answer now lets the caller read it back at once.
     if (renamed) this.heard({ host, udid: renamed.udid, device: renamed });
+  }
+
+  async setLabels(udid: string, labels: readonly string[]): Promise<void> {
+    const host = this.hostOf(udid);
+    if (host === this.o.host) {
+      await this.o.local.directory.setLabels(udid, labels);
+      this.localChanged();
+      return;
+    }
+    const labelled = (await this.o.rpc.ask(host, { op: 'labels', udid, labels: [...labels] })) as unknown as Device | null;
+    if (labelled) this.heard({ host, udid: labelled.udid, device: labelled });
   }
 
   // ---- ReservationDesk ----

@@ -16,12 +16,14 @@ const REQUEST_TIMEOUT_MS = 5000;
 export type HostRequest =
   | { op: 'reserve'; udid: string; ttlSeconds?: number; label?: string }
   | { op: 'release'; udid: string; id: string }
-  | { op: 'rename'; udid: string; name: string | null };
+  | { op: 'rename'; udid: string; name: string | null }
+  | { op: 'labels'; udid: string; labels: string[] };
 
 export interface HostAnswers {
   reserve: Reservation;
   release: boolean;
   rename: null;
+  labels: null;
 }
 
 type Reply = { ok: unknown } | { error: { code: ErrorCode; message: string; fields?: Record<string, string> } };

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { Low } from 'lowdb';
+import { DEFAULT_HEALTH_SETTINGS } from '../api/schemas.js';
 import type { Service } from '../lifecycle.js';
 import { DbSchema, type DbData } from './db-schema.js';
 import { AtomicJsonFile, DataFileError } from './json-file.js';
@@ -19,7 +20,7 @@ export function emptyDb(): DbData {
     sessions: [],
     devices: [],
     reservations: [],
-    settings: {},
+    settings: { health: { ...DEFAULT_HEALTH_SETTINGS } },
   };
 }
 

@@ -1,10 +1,13 @@
 /** The shape of `db.json`. Checked on every start: a file that does not match is refused, untouched. */
 import { z } from 'zod';
-import { DeviceStatus, Role, Webhook } from '../api/schemas.js';
+import { DEFAULT_HEALTH_SETTINGS, DeviceStatus, HealthSettings, Role, Webhook, WarningCode } from '../api/schemas.js';
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not a date');
 
 export const StoredWebhookRecord = Webhook.extend({
+  // Files written before device groups and health callbacks read as "no label scope", "off".
+  labels: z.array(z.string()).nullable().default(null),
+  healthCallbacks: z.boolean().default(false),
   secret: z.string().startsWith('whsec_'),
   previousSecret: z.object({ secret: z.string().startsWith('whsec_'), expiresAt: isoTime }).nullable(),
   createdAt: isoTime,
@@ -50,6 +53,12 @@ export const DeviceRecord = z.object({
   since: isoTime,
   sequence: z.number().int().nonnegative(),
   simulated: z.boolean(),
+  // Files written before labels and health read as none.
+  labels: z.array(z.string()).default([]),
+  flaps: z.array(z.number()).default([]),
+  warnings: z
+    .array(z.object({ code: WarningCode, message: z.string(), since: isoTime, clearedAt: z.number().nullable() }))
+    .default([]),
 });
 
 export const ReservationRecord = z.object({
@@ -70,6 +79,9 @@ export const DbSchema = z.object({
   devices: z.array(DeviceRecord),
   reservations: z.array(ReservationRecord),
   /** Keys no longer used (the plain-text sign-in token of older versions) are dropped on read. */
-  settings: z.object({}),
+  settings: z.object({
+    // Files written before health settings existed read as the defaults.
+    health: HealthSettings.default(DEFAULT_HEALTH_SETTINGS),
+  }),
 });
 export type DbData = z.infer<typeof DbSchema>;

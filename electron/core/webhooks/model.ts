@@ -1,5 +1,6 @@
 /** Webhooks as the engine keeps them. The public `Webhook` shape is in api/schemas.ts. */
 import type { Webhook } from '../api/schemas.js';
+import { udidKey } from '../devices/udid.js';
 
 /** A webhook as stored: the public shape plus the secret that stays valid during a rotation. */
 export interface StoredWebhook extends Webhook {
@@ -24,4 +25,23 @@ export function signingSecrets(webhook: StoredWebhook, now = Date.now()): string
   if (webhook.previousSecret && Date.parse(webhook.previousSecret.expiresAt) > now)
     secrets.push(webhook.previousSecret.secret);
   return secrets;
+}
+
+/**
+ * Whether a device is in a webhook's scope: every device when neither `devices` nor `labels` is
+ * set, else a listed UDID (either spelling of an iPhone's) or a device carrying a listed label.
+ * Labels are those the device has when the event happens, so a device labelled later is in scope
+ * from then on.
+ */
+export function inScope(
+  webhook: Pick<Webhook, 'devices' | 'labels'>,
+  udid: string,
+  labels: readonly string[],
+): boolean {
+  if (webhook.devices === null && webhook.labels === null) return true;
+  if (webhook.devices !== null) {
+    const key = udidKey(udid);
+    if (webhook.devices.some((listed) => udidKey(listed) === key)) return true;
+  }
+  return webhook.labels !== null && webhook.labels.some((label) => labels.includes(label));
 }
