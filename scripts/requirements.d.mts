@@ -1,3 +1,3 @@
-export type Suite = 'adb' | 'usb' | 'appium' | 'chromium' | 'nats';
+export type Suite = 'adb' | 'openssl' | 'usb' | 'appium' | 'chromium' | 'nats';
 export const requirements: Record<Suite, () => string | null>;
 export function skipReason(suite: Suite): string | null;

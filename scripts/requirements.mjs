@@ -18,6 +18,8 @@ function onPath(command) {
 /** Each suite's unmet need, or null when it can run. */
 export const requirements = {
   adb: () => (onPath('adb') ? null : 'the adb binary is not installed (Debian package "adb")'),
+  // The emulated iPhone's pairing certificates are made with it.
+  openssl: () => (onPath('openssl') ? null : 'the openssl command is not installed (Debian package "openssl")'),
   usb: () => {
     if (process.platform !== 'linux') return 'needs Linux (mount namespaces and netlink)';
     if (process.getuid?.() !== 0) return 'needs root to mount a private /sys/bus in a mount namespace';

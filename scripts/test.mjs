@@ -11,7 +11,7 @@ const args = process.argv.slice(2);
 const requireAll = args.includes('--require-all') || process.env.LABHOOK_REQUIRE_ALL_SUITES === '1';
 const passThrough = args.filter((a) => a !== '--require-all');
 
-const DEBIAN_PACKAGES = { adb: 'adb', chromium: 'chromium', nats: 'nats-server' };
+const DEBIAN_PACKAGES = { adb: 'adb', openssl: 'openssl', chromium: 'chromium', nats: 'nats-server' };
 
 function provision() {
   const missing = Object.entries(DEBIAN_PACKAGES)

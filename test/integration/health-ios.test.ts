@@ -4,6 +4,7 @@
  * the battery domain), through the real usbmuxd source, tracker and health monitor.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { skipReason } from '../../scripts/requirements.mjs';
 import { HealthMonitor } from '../../electron/core/devices/health/monitor.js';
 import { LockdownBatteryReader } from '../../electron/core/devices/health/readers.js';
 import { UsbmuxSource } from '../../electron/core/devices/sources/usbmux.js';
@@ -51,7 +52,7 @@ afterEach(async () => {
 
 const health = (udid: string) => tracker.device(udid)?.health;
 
-describe('iOS battery over lockdown', () => {
+describe.skipIf(skipReason('openssl'))('iOS battery over lockdown', () => {
   it('a paired iPhone coming online is read at once: level, charging, external power', async () => {
     const pairing = await makePairing();
     const phone: FakeIosDevice = {

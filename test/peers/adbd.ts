@@ -4,7 +4,8 @@
  *
  * Only what a host needs to list a device and read its properties is implemented: the CNXN
  * handshake (or an AUTH challenge that is never accepted), and OPEN/OKAY/WRTE/CLSE streams for
- * `shell:getprop [name]`. Shell v2 is not advertised, so adb falls back to the raw shell service.
+ * `shell:getprop [name]` and `shell:dumpsys battery`. Shell v2 is not advertised, so adb falls
+ * back to the raw shell service.
  *
  * Wire format (adb's protocol.txt): a 24-byte little-endian header
  *   command, arg0, arg1, data_length, data_check (sum of payload bytes), magic (command ^ 0xffffffff)
@@ -12,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { dumpsysBattery, type AndroidFormat, type BatteryState } from './dumpsys-battery.js';
 
 const A_CNXN = 0x4e584e43;
 const A_AUTH = 0x48545541;
@@ -48,6 +50,9 @@ export interface AdbdOptions {
   mode?: AdbdMode;
   /** Delay before answering a shell service, to emulate a slow phone. */
   shellDelayMs?: number;
+  /** What `dumpsys battery` reports, in which Android release's layout. */
+  battery?: BatteryState;
+  batteryFormat?: AndroidFormat;
 }
 
 interface Packet {
@@ -176,6 +181,7 @@ class Session {
 
   private open(remoteId: number, service: string): void {
     const output = this.daemon.runService(service);
+    const isDumpsys = /^shell:\s*dumpsys\b/.test(service);
     if (output === null) {
       // Unknown service: adbd answers an OPEN it cannot serve with CLSE(0, remote-id).
       this.send(A_CLSE, 0, remoteId);
@@ -194,7 +200,7 @@ class Session {
       stream.closeWhenDrained = true;
       this.flush(localId);
     };
-    const delay = this.daemon.shellDelayMs;
+    const delay = isDumpsys ? this.daemon.dumpsysDelayMs : this.daemon.shellDelayMs;
     if (delay > 0) {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
@@ -230,6 +236,11 @@ export class EmulatedAdbd {
   private _port = 0;
   mode: AdbdMode;
   shellDelayMs: number;
+  /** Delay before answering `dumpsys`, to emulate a phone whose services hang while adb still lists it. */
+  dumpsysDelayMs = 0;
+  battery: BatteryState;
+  batteryFormat: AndroidFormat;
+  dumpsysCalls = 0;
   /** How many connections the host made, and how many getprop services it ran (for assertions). */
   connections = 0;
   getpropCalls = 0;
@@ -240,6 +251,8 @@ export class EmulatedAdbd {
   private constructor(options: AdbdOptions) {
     this.mode = options.mode ?? 'device';
     this.shellDelayMs = options.shellDelayMs ?? 0;
+    this.battery = options.battery ?? {};
+    this.batteryFormat = options.batteryFormat ?? '14';
     this.props = new Map(
       Object.entries({
         'ro.product.name': 'labhook_emu',
@@ -327,6 +340,10 @@ export class EmulatedAdbd {
     const match = /^shell:(.*)$/s.exec(service);
     if (!match) return null;
     const argv = match[1].trim().split(/\s+/).filter(Boolean);
+    if (argv[0] === 'dumpsys' && argv[1] === 'battery') {
+      this.dumpsysCalls += 1;
+      return dumpsysBattery(this.batteryFormat, this.battery);
+    }
     if (argv[0] !== 'getprop') return argv.length ? `/system/bin/sh: ${argv[0]}: inaccessible or not found\n` : '';
     this.getpropCalls += 1;
     if (argv[1] !== undefined) return `${this.props.get(argv[1]) ?? ''}\n`;

@@ -141,7 +141,11 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> implements 
     let outcome: HealthReading;
     const previous = this.host.healthOf(udid)?.reading ?? null;
     try {
-      const reading = await this.readers[link.source]!.read(link, udid, controller.signal);
+      // The reader is asked to stop on abort; the monitor does not wait for it to comply.
+      const gaveUp = new Promise<never>((_, reject) =>
+        controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+      );
+      const reading = await Promise.race([this.readers[link.source]!.read(link, udid, controller.signal), gaveUp]);
       outcome = { reading, readAt: new Date(this.now()).toISOString(), error: null };
       if (schedule.failing !== null) this.options.log.info(`health: ${udid} answers battery readings again`);
       schedule.failing = null;

@@ -25,11 +25,14 @@ export interface ShellRun {
 export function runShell(client: Client, serial: string, command: string): ShellRun {
   let connection: Connection | null = null;
   let abandoned = false;
+  let giveUp: (error: Error) => void = () => {};
   const close = () => {
     const socket = connection?.getSocket() as Socket | undefined;
     socket?.destroy();
   };
   const result = new Promise<Buffer>((resolve, reject) => {
+    // A destroyed socket ends adbkit's read with neither `end` nor `error`: settle it here.
+    giveUp = reject;
     Promise.resolve()
       .then(() => client.getDevice(serial).transport())
       .then((conn: Connection) => {
@@ -59,6 +62,7 @@ export function runShell(client: Client, serial: string, command: string): Shell
     abandon: () => {
       abandoned = true;
       close();
+      giveUp(new Error('abandoned'));
     },
   };
 }
