@@ -3,6 +3,7 @@
  * `/?token=` link sets (HttpOnly, SameSite=Strict). The cookie holds a session's secret, never a
  * token: the link exchanges the token for a session (core/access/sessions.ts).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../core/access/permissions.js';
 import type { TokenService } from '../core/access/tokens.js';
@@ -55,4 +56,13 @@ export function callerFor(credential: Credential, tokens: TokenService): Caller 
 export function callerOf(request: FastifyRequest, tokens: TokenService): Caller | null {
   const credential = credentialOf(request);
   return credential ? callerFor(credential, tokens) : null;
+}
+
+/** Whether the request carries the scrape-only metrics token (compared in constant time). */
+export function isMetricsToken(request: FastifyRequest, metricsToken: string | undefined): boolean {
+  if (!metricsToken) return false;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (!match) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(match[1]), digest(metricsToken));
 }

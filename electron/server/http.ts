@@ -9,7 +9,7 @@ import { ApiError, type ErrorCode } from '../core/api/errors.js';
 import type { Caller } from '../core/access/permissions.js';
 import type { Engine } from '../core/engine/engine.js';
 import type { Logger } from '../core/log.js';
-import { callerFor, callerOf, credentialOf, sessionCookie } from './auth.js';
+import { callerFor, callerOf, credentialOf, isMetricsToken, sessionCookie } from './auth.js';
 import { EventHub } from './event-stream.js';
 import { hostAllowed } from './host-check.js';
 import { openApiDocument } from './openapi.js';
@@ -130,6 +130,14 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
       stillValid: () => callerFor(credential, engine.tokens) !== null,
       lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
     });
+  });
+
+  // Prometheus' default path, at the root. Any role's token, or the scrape-only metrics token.
+  app.get('/metrics', async (request, reply) => {
+    if (!callerOf(request, engine.tokens) && !isMetricsToken(request, engine.config.metricsToken))
+      throw new ApiError('unauthorized', 'Sign in with an API token or the metrics token: Authorization: Bearer <token>');
+    const { contentType, body } = await engine.metrics.scrape();
+    return reply.header('cache-control', 'no-store').type(contentType).send(body);
   });
 
   registerUi(app, engine, (request, reply) => signIn(request, reply, engine));

@@ -106,7 +106,10 @@ export const CALLS: { [N in OperationName]: { who: Who; call: (f: ApiFixture) =>
   listSources: { who: 'any', call: () => ({ path: '/sources' }) },
   listDevices: { who: 'any', call: () => ({ path: '/devices' }) },
   getDevice: { who: 'any', call: (f) => ({ path: `/devices/${f.udid}` }) },
-  renameDevice: { who: 'modify', call: (f) => ({ path: `/devices/${f.udid}`, body: { name: null } }) },
+  renameDevice: {
+    who: 'modify',
+    call: (f) => ({ path: `/devices/${f.udid}`, body: { name: null, labels: ['matrix'] } }),
+  },
   reserveDevice: {
     who: 'any',
     call: (f) => ({ path: `/devices/${f.udid}/sessions`, body: { ttlSeconds: 60, label: 'matrix' } }),
@@ -158,6 +161,8 @@ export const CALLS: { [N in OperationName]: { who: Who; call: (f: ApiFixture) =>
   },
   getDelivery: { who: 'any', call: (f) => ({ path: `/deliveries/${f.deliveryId}` }) },
   redeliver: { who: 'modify', call: (f) => ({ path: `/deliveries/${f.deliveryId}/redeliver` }) },
+  getHealthSettings: { who: 'any', call: () => ({ path: '/settings/health' }) },
+  updateHealthSettings: { who: 'modify', call: () => ({ path: '/settings/health', body: { maxFlapsPerHour: 10 } }) },
   getOrg: { who: 'any', call: () => ({ path: '/org' }) },
   updateOrg: { who: 'admin', call: () => ({ path: '/org', body: { name: 'My lab' } }) },
   listTokens: { who: 'admin', call: () => ({ path: '/tokens' }) },

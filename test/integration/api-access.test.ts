@@ -50,10 +50,11 @@ describe('every role against every operation', () => {
   }
 });
 
-/** Routes outside the contract: the event stream and the OpenAPI document. */
+/** Routes outside the contract: the event stream, the OpenAPI document and the metrics. */
 const OTHER_ROUTES: [path: string, who: Who][] = [
   ['/api/v1/events', 'any'],
   ['/api/v1/openapi.json', 'any'],
+  ['/metrics', 'any'],
 ];
 
 describe('every role against the routes outside the contract', () => {

@@ -279,6 +279,11 @@ export class DeliveryService extends EventEmitter implements Service {
     if (failure) throw failure;
   }
 
+  /** How many deliveries wait for their first attempt or a retry. */
+  pendingCount(): number {
+    return this.ledger.pending().length;
+  }
+
   /** A deleted webhook: everything still pending for it is given up. */
   async cancelWebhook(id: number): Promise<void> {
     this.cancelled.add(id);

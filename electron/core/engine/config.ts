@@ -20,6 +20,8 @@ export interface EngineConfig {
   adminToken: string | undefined;
   /** Whether the listening line carries the sign-in token (off: where stdout is kept, e.g. journald). */
   printToken: boolean;
+  /** A token good for `GET /metrics` only (a Prometheus scrape config), when set. */
+  metricsToken: string | undefined;
   /** null: one host, files only (the default). */
   fleet: FleetConfig | null;
 }
@@ -82,7 +84,8 @@ export const USAGE = `Usage: npm run serve -- [options]
   --fleet-creds FILE        NATS credentials file (LABHOOK_FLEET_CREDS; default none)
   --fleet-host-timeout T    a host silent this long is lost: its devices go offline (LABHOOK_FLEET_HOST_TIMEOUT; default 30s)
   --fleet-replicas N        copies of the fleet's streams, set when the fleet is created (LABHOOK_FLEET_REPLICAS; default 3)
-  LABHOOK_ADMIN_TOKEN       when set, accepted as an admin token`;
+  LABHOOK_ADMIN_TOKEN       when set, accepted as an admin token
+  LABHOOK_METRICS_TOKEN     when set, accepted for GET /metrics only`;
 
 /** The platform's per-user app data folder (Electron's `appData` + product name). */
 export function defaultDataDir(): string {
@@ -175,6 +178,7 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     demo,
     adminToken: env.LABHOOK_ADMIN_TOKEN || undefined,
     printToken: onOff('print-token'),
+    metricsToken: env.LABHOOK_METRICS_TOKEN || undefined,
     fleet: fleetConfig(value),
   };
 }

@@ -8,6 +8,7 @@ import { TokenService } from '../access/tokens.js';
 import type { ServerEvent } from '../api/contract.js';
 import { bootAll, type Service } from '../lifecycle.js';
 import { healthEvent } from '../delivery/payload.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../log.js';
 import { LocalConfigLog } from '../store/config-ops.js';
 import { Database } from '../store/database.js';
@@ -34,6 +35,7 @@ export class Engine {
     readonly config: EngineConfig,
     readonly dispatcher: Dispatcher,
     readonly tokens: TokenService,
+    readonly metrics: Metrics,
   ) {
     // Many browser tabs may listen to the event stream.
     this.events.setMaxListeners(0);
@@ -120,7 +122,15 @@ export class Engine {
         },
       }),
     );
-    const engine = new Engine(config, dispatcher, tokens);
+    const metrics = new Metrics({
+      devices: () => devices.directory.devices(),
+      sources: () => devices.board.sources(),
+      pendingDeliveries: () => deliveries.service.pendingCount(),
+    });
+    deliveries.service.on('delivery', ({ delivery, attempt }) =>
+      metrics.attempted({ webhookId: delivery.webhookId, status: delivery.status, attempt }),
+    );
+    const engine = new Engine(config, dispatcher, tokens, metrics);
 
     webhooks.on(
       'removed',
