@@ -135,7 +135,10 @@ export function buildServer(engine: Engine, log: Logger): FastifyInstance {
   // Prometheus' default path, at the root. Any role's token, or the scrape-only metrics token.
   app.get('/metrics', async (request, reply) => {
     if (!callerOf(request, engine.tokens) && !isMetricsToken(request, engine.config.metricsToken))
-      throw new ApiError('unauthorized', 'Sign in with an API token or the metrics token: Authorization: Bearer <token>');
+      throw new ApiError(
+        'unauthorized',
+        'Sign in with an API token or the metrics token: Authorization: Bearer <token>',
+      );
     const { contentType, body } = await engine.metrics.scrape();
     return reply.header('cache-control', 'no-store').type(contentType).send(body);
   });

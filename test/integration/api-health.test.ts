@@ -139,7 +139,12 @@ describe.skipIf(skipReason('openssl'))('health, labels and metrics over HTTP', (
     const bad = await server.call('PATCH', '/api/v1/settings/health', { body: { lowBatteryPercent: 0 } });
     expect(bad.status).toBe(422);
     const changed = await server.call('PATCH', '/api/v1/settings/health', { body: { lowBatteryPercent: 5 } });
-    expect(changed.body).toEqual({ lowBatteryPercent: 5, maxTemperatureC: 45, maxFlapsPerHour: 10, readIntervalSeconds: 60 });
+    expect(changed.body).toEqual({
+      lowBatteryPercent: 5,
+      maxTemperatureC: 45,
+      maxFlapsPerHour: 10,
+      readIntervalSeconds: 60,
+    });
     expect((await server.call('GET', '/api/v1/settings/health')).body.lowBatteryPercent).toBe(5);
   });
 
@@ -164,8 +169,12 @@ describe.skipIf(skipReason('openssl'))('health, labels and metrics over HTTP', (
     expect(value('labhook_device_flaps_last_hour', { udid: UDID })).toBe('2');
     expect(value('labhook_source_up', { source: 'usbmux', state: 'running' })).toBe('1');
     expect(value('labhook_source_up', { source: 'adb', state: 'off' })).toBe('1');
-    expect(Number(value('labhook_delivery_attempts_total', { webhook_id: String(ids.plain), outcome: 'success' }))).toBeGreaterThanOrEqual(2);
-    expect(Number(value('labhook_deliveries_total', { webhook_id: String(ids.health), status: 'delivered' }))).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(value('labhook_delivery_attempts_total', { webhook_id: String(ids.plain), outcome: 'success' })),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      Number(value('labhook_deliveries_total', { webhook_id: String(ids.health), status: 'delivered' })),
+    ).toBeGreaterThanOrEqual(1);
     expect(value('labhook_deliveries_pending', {})).toBe('0');
     const latency = families.get('labhook_delivery_attempt_duration_seconds');
     expect(latency?.type).toBe('HISTOGRAM');

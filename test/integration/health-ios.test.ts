@@ -93,9 +93,9 @@ describe.skipIf(skipReason('openssl'))('iOS battery over lockdown', () => {
     const start_ = peer.lockdownRequests.find((r) => r.message.Request === 'StartSession')!.message;
     expect(start_).toMatchObject({ HostID: pairing.hostId, SystemBUID: pairing.systemBuid });
     expect(peer.tlsSessions).toBeGreaterThanOrEqual(1);
-    expect(peer.requests.some((r) => r.message.MessageType === 'ReadPairRecord' && r.message.PairRecordID === UDID)).toBe(
-      true,
-    );
+    expect(
+      peer.requests.some((r) => r.message.MessageType === 'ReadPairRecord' && r.message.PairRecordID === UDID),
+    ).toBe(true);
 
     // On battery, low: no warning (not on external power).
     phone.battery = { BatteryCurrentCapacity: 9, BatteryIsCharging: false, ExternalConnected: false, HasBattery: true };

@@ -272,7 +272,9 @@ export class UsbmuxdPeer {
       // usbmuxd answers a missing record with a Result (libusbmuxd returns its negated number).
       void this.send(
         socket,
-        pairing ? frame({ PairRecordData: pairRecordXml(pairing) }, tag) : frame({ MessageType: 'Result', Number: 2 }, tag),
+        pairing
+          ? frame({ PairRecordData: pairRecordXml(pairing) }, tag)
+          : frame({ MessageType: 'Result', Number: 2 }, tag),
       );
       return null;
     }
@@ -324,7 +326,12 @@ export class UsbmuxdPeer {
           return;
         }
         case 'GetValue':
-          if (session === null || stream === plain || message.Domain !== 'com.apple.mobile.battery' || !device.battery) {
+          if (
+            session === null ||
+            stream === plain ||
+            message.Domain !== 'com.apple.mobile.battery' ||
+            !device.battery
+          ) {
             reply({ Request: request, Domain: String(message.Domain), Error: 'MissingValue' });
             return;
           }

@@ -69,7 +69,7 @@ describe('dumpsys battery', () => {
 
   it('reads past a stopped-updates banner, CRLF line ends and vendor lines, first occurrence wins', () => {
     const text = [
-      "Current Battery Service state:\r",
+      'Current Battery Service state:\r',
       "  (UPDATES STOPPED -- use 'reset' to restart)\r",
       '  AC powered: false\r',
       '  USB powered: true\r',
@@ -105,7 +105,9 @@ describe('dumpsys battery', () => {
         health: null,
       });
     }
-    expect(parseDumpsysBattery('Current Battery Service state:\n  level: lots\n  temperature: 9999\n').level).toBeNull();
+    expect(
+      parseDumpsysBattery('Current Battery Service state:\n  level: lots\n  temperature: 9999\n').level,
+    ).toBeNull();
   });
 });
 
@@ -129,7 +131,13 @@ describe('lockdown battery domain', () => {
   });
 
   it('missing or odd values are unknown', () => {
-    expect(readingFromLockdown({})).toEqual({ level: null, temperature: null, charging: null, power: null, health: null });
+    expect(readingFromLockdown({})).toEqual({
+      level: null,
+      temperature: null,
+      charging: null,
+      power: null,
+      health: null,
+    });
     expect(readingFromLockdown({ BatteryCurrentCapacity: 101 }).level).toBeNull();
     expect(readingFromLockdown({ BatteryCurrentCapacity: '50' }).level).toBeNull();
     expect(readingFromLockdown({ HasBattery: false, BatteryCurrentCapacity: 0 }).level).toBeNull();

@@ -20,9 +20,9 @@ describe('warning thresholds', () => {
     expect(codes(reading({ level: 14, power: 'battery', charging: false }))).toEqual([]);
     expect(codes(reading({ level: 14, power: 'ac', charging: true }))).toEqual([]);
     expect(codes(reading({ level: 14, power: null, charging: false }))).toEqual([]);
-    expect(codes(reading({ level: 30, power: 'usb', charging: false }), 0, { ...limits, lowBatteryPercent: 31 })).toEqual(
-      ['not_charging'],
-    );
+    expect(
+      codes(reading({ level: 30, power: 'usb', charging: false }), 0, { ...limits, lowBatteryPercent: 31 }),
+    ).toEqual(['not_charging']);
   });
 
   it('hot: above the maximum temperature, not at it; unknown is not hot', () => {
@@ -53,7 +53,9 @@ describe('warning thresholds', () => {
     expect(raisedWarnings(reading({ level: 9, power: 'usb', charging: false }), 0, limits)[0].message).toBe(
       'Not charging: battery at 9 % on external power (below 15 %)',
     );
-    expect(raisedWarnings(reading({ temperature: 47.5 }), 0, limits)[0].message).toBe('Battery at 47.5 °C (above 45 °C)');
+    expect(raisedWarnings(reading({ temperature: 47.5 }), 0, limits)[0].message).toBe(
+      'Battery at 47.5 °C (above 45 °C)',
+    );
   });
 });
 

@@ -146,7 +146,7 @@ const label = z
   .trim()
   .min(1, 'A label cannot be empty')
   .max(LABEL_LIMITS.length, `A label is at most ${LABEL_LIMITS.length} characters`)
-  .regex(/^[^\x00-\x1f\x7f,]+$/, 'A label cannot contain commas or control characters');
+  .regex(/^[^,\p{Cc}]+$/u, 'A label cannot contain commas or control characters');
 const labelList = (max: number, what: string) =>
   z
     .array(label, { error: `${what} must be a list of labels` })
@@ -413,7 +413,6 @@ export const Delivery = z.object({
   createdAt: z.string(),
 });
 export type Delivery = z.infer<typeof Delivery>;
-
 
 /** A filter left blank (`?udid=&status=`, as a form sends it) means no filter. */
 const blank = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);

@@ -8,6 +8,7 @@ import { TokenService } from '../access/tokens.js';
 import type { ServerEvent } from '../api/contract.js';
 import { bootAll, type Service } from '../lifecycle.js';
 import { healthEvent } from '../delivery/payload.js';
+import type { DeliveryEvent } from '../delivery/service.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../log.js';
 import { LocalConfigLog } from '../store/config-ops.js';
@@ -127,7 +128,7 @@ export class Engine {
       sources: () => devices.board.sources(),
       pendingDeliveries: () => deliveries.service.pendingCount(),
     });
-    deliveries.service.on('delivery', ({ delivery, attempt }) =>
+    deliveries.service.on('delivery', ({ delivery, attempt }: DeliveryEvent) =>
       metrics.attempted({ webhookId: delivery.webhookId, status: delivery.status, attempt }),
     );
     const engine = new Engine(config, dispatcher, tokens, metrics);

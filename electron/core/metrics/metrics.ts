@@ -62,8 +62,16 @@ export class Metrics {
         },
       });
     perDevice('labhook_device_battery_level_percent', 'Battery level of each device', (d) => d.health.batteryLevel);
-    perDevice('labhook_device_battery_temperature_celsius', 'Battery temperature of each device', (d) => d.health.batteryTemp);
-    perDevice('labhook_device_flaps_last_hour', 'Drops from online or utilizing in the last hour', (d) => d.health.flapsLastHour);
+    perDevice(
+      'labhook_device_battery_temperature_celsius',
+      'Battery temperature of each device',
+      (d) => d.health.batteryTemp,
+    );
+    perDevice(
+      'labhook_device_flaps_last_hour',
+      'Drops from online or utilizing in the last hour',
+      (d) => d.health.flapsLastHour,
+    );
     perDevice('labhook_device_warnings', 'Health warnings each device has now', (d) => d.health.warnings.length);
     new Gauge({
       name: 'labhook_source_up',

@@ -108,7 +108,11 @@ async function usbmuxd(socket: Socket, reader: Reader, message: Dict, tag: numbe
   return parseDict(frame.subarray(16), 'usbmuxd');
 }
 
-async function lockdownCall(stream: Socket | TLSSocket, reader: Reader, request: Dict): Promise<Dict> {
+async function lockdownCall(
+  stream: Socket | TLSSocket,
+  reader: Reader,
+  request: Dict & { Request: string },
+): Promise<Dict> {
   const body = Buffer.from(build({ Label: LABEL, ...request }), 'utf8');
   const header = Buffer.alloc(4);
   header.writeUInt32BE(body.length, 0);
@@ -120,11 +124,12 @@ async function lockdownCall(stream: Socket | TLSSocket, reader: Reader, request:
     return 4 + length;
   });
   const answer = parseDict(message.subarray(4), 'lockdownd');
-  if (typeof answer.Error === 'string') throw new LockdownError(describeLockdownError(request.Request, answer.Error));
+  if (typeof answer.Error === 'string')
+    throw new LockdownError(describeLockdownError(String(request.Request), answer.Error));
   return answer;
 }
 
-function describeLockdownError(request: PlistValue | undefined, code: string): string {
+function describeLockdownError(request: string, code: string): string {
   switch (code) {
     case 'InvalidHostID':
       return 'the device no longer trusts this host (unlock it and tap Trust to pair again)';
@@ -133,7 +138,7 @@ function describeLockdownError(request: PlistValue | undefined, code: string): s
     case 'PairingDialogResponsePending':
       return 'the device is waiting for someone to tap Trust';
     default:
-      return `lockdownd refused ${String(request)}: ${code}`;
+      return `lockdownd refused ${request}: ${code}`;
   }
 }
 
@@ -230,7 +235,7 @@ export async function readLockdownDomain(target: LockdownTarget, domain: string,
       sessionReader = new Reader(secure);
       await new Promise<void>((resolve, reject) => {
         secure.once('secureConnect', () => resolve());
-        secure.once('error', (error) => reject(new LockdownError(`the TLS session failed: ${error.message}`)));
+        secure.once('error', (error: Error) => reject(new LockdownError(`the TLS session failed: ${error.message}`)));
       });
       stream = secure;
     }

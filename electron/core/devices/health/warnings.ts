@@ -46,7 +46,13 @@ export function raisedWarnings(
   const raised: RaisedWarning[] = [];
   if (reading) {
     const { level, power, charging, temperature, health } = reading;
-    if (level !== null && level < limits.lowBatteryPercent && power !== null && power !== 'battery' && charging !== true)
+    if (
+      level !== null &&
+      level < limits.lowBatteryPercent &&
+      power !== null &&
+      power !== 'battery' &&
+      charging !== true
+    )
       raised.push({
         code: 'not_charging',
         message: `Not charging: battery at ${level} % on external power (below ${limits.lowBatteryPercent} %)`,
@@ -118,9 +124,7 @@ export function updateBook(
 
 /** The warnings that hold now, as the API shows them. */
 export function currentWarnings(book: readonly BookedWarning[]): DeviceWarning[] {
-  return book
-    .filter((w) => w.clearedAt === null)
-    .map(({ code, message, since }) => ({ code, message, since }));
+  return book.filter((w) => w.clearedAt === null).map(({ code, message, since }) => ({ code, message, since }));
 }
 
 /** When the book must be looked at again for a pending clear; null when nothing is pending. */

@@ -22,5 +22,5 @@ export function readProperties(client: Client, serial: string): PropertyRead {
   const run = runShell(client, serial, 'getprop');
   const result = run.result.then((output) => parseGetprop(output.toString('utf8')));
   result.catch(() => {});
-  return { result, abandon: run.abandon };
+  return { result, abandon: () => run.abandon() };
 }
