@@ -5,14 +5,16 @@ import { Metrics } from '../../electron/core/metrics/metrics.js';
 
 describe('docs/grafana-dashboard.json', () => {
   it('every query names an exposed metric', async () => {
-    const dashboard = JSON.parse(readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8'),
+    ) as {
       panels: { targets: { expr: string }[] }[];
     };
     const metrics = new Metrics({ devices: () => [], sources: () => [], pendingDeliveries: () => 0 });
     const exposed = new Set<string>();
     for (const metric of await metrics.registry.getMetricsAsJSON()) {
       exposed.add(metric.name);
-      if (metric.type === ('histogram' as typeof metric.type)) exposed.add(`${metric.name}_bucket`);
+      if (String(metric.type) === 'histogram') exposed.add(`${metric.name}_bucket`);
     }
     const used = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/labhook_[a-z_]+/g) ?? []));
     expect(used.length).toBeGreaterThan(8);
