@@ -45,7 +45,7 @@ describe.skipIf(skipReason('adb'))('Android battery readings over adb', () => {
 
   async function engine(options: { timeoutMs?: number; intervalMs?: number } = {}) {
     const log = memoryLogger();
-    const tracker = new DeviceTracker({ initial: [], persist: () => {}, settleMs: 0, log });
+    const tracker = new DeviceTracker({ initial: [], persist: () => {}, log });
     const adb = new AdbSource({ host: '127.0.0.1', port: server.port, sink: tracker, log, pollMs: 250 });
     const monitor = new HealthMonitor({
       host: tracker,

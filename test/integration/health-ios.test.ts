@@ -25,7 +25,7 @@ let monitor: HealthMonitor;
 
 async function start(timeoutMs = 5000): Promise<void> {
   const log = memoryLogger();
-  tracker = new DeviceTracker({ initial: [], persist: () => {}, settleMs: 0, log });
+  tracker = new DeviceTracker({ initial: [], persist: () => {}, log });
   source = new UsbmuxSource({ socketPath: peer.socketPath, sink: tracker, log });
   monitor = new HealthMonitor({
     host: tracker,

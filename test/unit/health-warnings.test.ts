@@ -90,8 +90,10 @@ describe('flaps through the tracker', () => {
   function tracker(now: () => number, initial: PersistedDevice[] = [], persisted?: PersistedDevice[][]) {
     return new DeviceTracker({
       initial,
-      persist: (devices) => persisted?.push(devices),
-      settleMs: 0,
+      persist: (devices) => {
+        persisted?.push(devices);
+      },
+
       now,
       log: memoryLogger(),
     });
