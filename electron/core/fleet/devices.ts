@@ -157,7 +157,11 @@ export class FleetDevices implements Service, DeviceDirectory, ReservationDesk {
       this.localChanged();
       return;
     }
-    const labelled = (await this.o.rpc.ask(host, { op: 'labels', udid, labels: [...labels] })) as unknown as Device | null;
+    const labelled = (await this.o.rpc.ask(host, {
+      op: 'labels',
+      udid,
+      labels: [...labels],
+    })) as unknown as Device | null;
     if (labelled) this.heard({ host, udid: labelled.udid, device: labelled });
   }
 
