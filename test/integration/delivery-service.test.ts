@@ -292,6 +292,8 @@ describe('delivery service', () => {
     await h.service.enqueue(makeChange('B', 'offline', 2));
     await scoped.waitFor(2);
     expect(JSON.parse(scoped.received[1].body).deviceUdid).toBe('B');
+    // The two receivers get B's offline independently: wait for the other one's too.
+    await all.waitFor(4);
     expect(off.received).toHaveLength(0);
     expect(all.received).toHaveLength(4);
   });
