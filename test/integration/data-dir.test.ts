@@ -27,7 +27,11 @@ async function modes(dir: string, prefix = '.'): Promise<Record<string, string>>
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) Object.assign(out, await modes(path, `${prefix}/${entry.name}`));
-    else out[`${prefix}/${entry.name}`] = ((await stat(path)).mode & 0o777).toString(8);
+    else {
+      // A write in flight may rename its temporary file away between the listing and the stat.
+      const info = await stat(path).catch(() => null);
+      if (info) out[`${prefix}/${entry.name}`] = (info.mode & 0o777).toString(8);
+    }
   }
   return out;
 }
