@@ -7,6 +7,19 @@ import { newSecret } from '../../electron/core/webhooks/secret.js';
 
 export { newSecret };
 
+/** Kobiton's callback body keys, in Kobiton's order: a callback carries these and nothing else. */
+export const KOBITON_BODY_KEYS = [
+  'creationTime',
+  'eventType',
+  'eventActivity',
+  'eventDescription',
+  'deviceUdid',
+  'deviceName',
+  'orgId',
+  'webhookId',
+  'webhookName',
+];
+
 export function makeWebhook(fields: Partial<StoredWebhook> & { id: number; url: string }): StoredWebhook {
   const now = new Date().toISOString();
   return {

@@ -6,6 +6,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipReason } from '../../scripts/requirements.mjs';
 import { startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { KOBITON_BODY_KEYS } from '../helpers/delivery-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 import { makePairing } from '../peers/pair-record.js';
 import { startReceiver, type Receiver } from '../peers/receivers.js';
@@ -102,17 +103,7 @@ describe.skipIf(skipReason('openssl'))('health, labels and metrics over HTTP', (
     );
     const warning = received.find((r) => JSON.parse(r.body).eventActivity === 'device.health.warning')!;
     const body = JSON.parse(warning.body);
-    expect(Object.keys(body)).toEqual([
-      'creationTime',
-      'eventType',
-      'eventActivity',
-      'eventDescription',
-      'deviceUdid',
-      'deviceName',
-      'orgId',
-      'webhookId',
-      'webhookName',
-    ]);
+    expect(Object.keys(body)).toEqual(KOBITON_BODY_KEYS);
     expect(body).toMatchObject({ eventType: 'DEVICE', eventDescription: 'Health warning', webhookId: ids.health });
     expect(warning.headers['labhook-health-warning']).toBe('not_charging; Battery low on external power: not charging');
     expect(warning.headers['webhook-signature']).toMatch(/^v1,/);

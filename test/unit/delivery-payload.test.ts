@@ -9,7 +9,7 @@ import {
 import { parseRetryAfter, parseRetrySchedule, withJitter } from '../../electron/core/delivery/schedule.js';
 import { checkedLookup } from '../../electron/core/delivery/sender.js';
 import { MASK } from '../../electron/core/api/masking.js';
-import { makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
+import { KOBITON_BODY_KEYS, makeWebhook, newSecret } from '../helpers/delivery-fixtures.js';
 
 const facts: CallbackFacts = {
   eventId: 'c0ffee00-1111-4222-8333-444455556666',
@@ -36,17 +36,7 @@ describe('callback body', () => {
       webhookId: 129,
       webhookName: 'Webhook for All events',
     });
-    expect(Object.keys(JSON.parse(body))).toEqual([
-      'creationTime',
-      'eventType',
-      'eventActivity',
-      'eventDescription',
-      'deviceUdid',
-      'deviceName',
-      'orgId',
-      'webhookId',
-      'webhookName',
-    ]);
+    expect(Object.keys(JSON.parse(body))).toEqual(KOBITON_BODY_KEYS);
     expect(headers).toMatchObject({
       'content-type': 'application/json',
       'user-agent': 'Labhook/1.2.3',

@@ -5,25 +5,13 @@
  */
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HEALTH_SETTINGS } from '../../electron/core/api/schemas.js';
+import { DEFAULT_HEALTH_SETTINGS, WARNING_CODES } from '../../electron/core/api/schemas.js';
 import { buildCallback, eventActivity, healthEvent, parseHealthEvent } from '../../electron/core/delivery/payload.js';
 import { HealthMonitor, type HealthTransition } from '../../electron/core/devices/health/monitor.js';
 import { DeviceTracker } from '../../electron/core/devices/tracker.js';
 import { memoryLogger } from '../../electron/core/log.js';
 import { inScope } from '../../electron/core/webhooks/model.js';
-import { makeWebhook } from '../helpers/delivery-fixtures.js';
-
-const NINE = [
-  'creationTime',
-  'eventType',
-  'eventActivity',
-  'eventDescription',
-  'deviceUdid',
-  'deviceName',
-  'orgId',
-  'webhookId',
-  'webhookName',
-];
+import { KOBITON_BODY_KEYS, makeWebhook } from '../helpers/delivery-fixtures.js';
 
 describe('health callbacks', () => {
   const facts = (event: ReturnType<typeof healthEvent>) => ({
@@ -39,7 +27,7 @@ describe('health callbacks', () => {
     const webhook = makeWebhook({ id: 3, url: 'http://127.0.0.1:9/x', healthCallbacks: true });
     const callback = buildCallback(facts(healthEvent('warning', 'flapping')), webhook, { id: 2 }, '0.1.0', Date.now());
     const body = JSON.parse(callback.body) as Record<string, unknown>;
-    expect(Object.keys(body)).toEqual(NINE);
+    expect(Object.keys(body)).toEqual(KOBITON_BODY_KEYS);
     expect(body).toMatchObject({
       eventType: 'DEVICE',
       eventActivity: 'device.health.warning',
@@ -77,15 +65,7 @@ describe('health callbacks', () => {
   });
 
   it('every header value is printable ASCII', () => {
-    for (const code of [
-      'not_charging',
-      'battery_hot',
-      'battery_overheat',
-      'battery_dead',
-      'battery_over_voltage',
-      'battery_cold',
-      'flapping',
-    ] as const) {
+    for (const code of WARNING_CODES) {
       const header = buildCallback(
         facts(healthEvent('warning', code)),
         makeWebhook({ id: 1, url: 'http://127.0.0.1:9/' }),

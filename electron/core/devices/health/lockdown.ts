@@ -16,26 +16,14 @@
 import { createConnection, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { build, parse, type PlistValue } from 'plist';
-import { encodeUsbmuxFrame } from '../sources/usbmux.js';
+import { encodeUsbmuxFrame, isDict, type PlistDict } from '../sources/usbmux.js';
 
 export const LOCKDOWN_PORT = 62078;
 const LABEL = 'labhook';
 const MAX_MESSAGE_BYTES = 1 << 20;
 
-type Dict = { [key: string]: PlistValue };
-
 /** A reason the battery could not be read, worded for the operator. */
 export class LockdownError extends Error {}
-
-function isDict(value: unknown): value is Dict {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof Date) &&
-    !(value instanceof Uint8Array)
-  );
-}
 
 /** Bytes as they arrive, cut into frames by `take`. */
 class Reader {
@@ -85,7 +73,7 @@ class Reader {
   }
 }
 
-function parseDict(xml: Buffer, what: string): Dict {
+function parseDict(xml: Buffer, what: string): PlistDict {
   let value: PlistValue;
   try {
     value = parse(xml.toString('utf8'));
@@ -97,7 +85,7 @@ function parseDict(xml: Buffer, what: string): Dict {
 }
 
 /** One usbmuxd request on its own connection: the plist answer (a `Result` or a dict). */
-async function usbmuxd(socket: Socket, reader: Reader, message: Dict, tag: number): Promise<Dict> {
+async function usbmuxd(socket: Socket, reader: Reader, message: PlistDict, tag: number): Promise<PlistDict> {
   socket.write(encodeUsbmuxFrame(message, tag));
   const frame = await reader.take((b) => {
     if (b.length < 16) return null;
@@ -111,8 +99,8 @@ async function usbmuxd(socket: Socket, reader: Reader, message: Dict, tag: numbe
 async function lockdownCall(
   stream: Socket | TLSSocket,
   reader: Reader,
-  request: Dict & { Request: string },
-): Promise<Dict> {
+  request: PlistDict & { Request: string },
+): Promise<PlistDict> {
   const body = Buffer.from(build({ Label: LABEL, ...request }), 'utf8');
   const header = Buffer.alloc(4);
   header.writeUInt32BE(body.length, 0);
@@ -172,7 +160,11 @@ export interface LockdownTarget {
  * Reads one lockdown domain. `signal` aborts it (a timeout or shutdown): every socket is destroyed
  * and the promise rejects. Rejects with a LockdownError whose message says why it could not.
  */
-export async function readLockdownDomain(target: LockdownTarget, domain: string, signal: AbortSignal): Promise<Dict> {
+export async function readLockdownDomain(
+  target: LockdownTarget,
+  domain: string,
+  signal: AbortSignal,
+): Promise<PlistDict> {
   const sockets: Array<Socket | TLSSocket> = [];
   const destroyAll = () => sockets.forEach((s) => s.destroy());
   signal.addEventListener('abort', destroyAll, { once: true });

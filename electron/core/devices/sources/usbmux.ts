@@ -31,7 +31,7 @@ const PRODUCT_NAMES: ReadonlyMap<number, string> = new Map([
   [0x12ab, 'iPad'],
 ]);
 
-type PlistDict = { [key: string]: PlistValue };
+export type PlistDict = { [key: string]: PlistValue };
 
 export function encodeUsbmuxFrame(message: PlistDict, tag: number): Buffer {
   const payload = Buffer.from(build(message), 'utf8');
@@ -47,7 +47,8 @@ export function deviceNameFor(productId: number | undefined): string {
   return (productId !== undefined && PRODUCT_NAMES.get(productId)) || 'iOS device';
 }
 
-function isDict(value: PlistValue | undefined): value is PlistDict {
+/** A plist dictionary (not an array, date or data). */
+export function isDict(value: unknown): value is PlistDict {
   return (
     typeof value === 'object' &&
     value !== null &&
