@@ -2,6 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseDumpsysBattery, readingFromLockdown } from '../../electron/core/devices/health/battery.js';
 import { ANDROID_FORMATS, dumpsysBattery } from '../peers/dumpsys-battery.js';
+import { DEFAULT_HEALTH_SETTINGS } from '../../electron/core/api/schemas.js';
+import { simulatedBattery } from '../../electron/core/devices/health/readers.js';
+import { raisedWarnings } from '../../electron/core/devices/health/warnings.js';
 
 describe('dumpsys battery', () => {
   it.each(ANDROID_FORMATS)('Android %s: level, tenths of a degree, status, health, power source', (format) => {
@@ -141,5 +144,23 @@ describe('lockdown battery domain', () => {
     expect(readingFromLockdown({ BatteryCurrentCapacity: 101 }).level).toBeNull();
     expect(readingFromLockdown({ BatteryCurrentCapacity: '50' }).level).toBeNull();
     expect(readingFromLockdown({ HasBattery: false, BatteryCurrentCapacity: 0 }).level).toBeNull();
+  });
+});
+
+describe('demo batteries', () => {
+  it('stay within 20–100 %, charge on USB and drain on battery, and show the two problems', () => {
+    for (let n = 1; n <= 12; n++) {
+      for (let at = 0; at < 2 * 3600_000; at += 97_000) {
+        const reading = simulatedBattery(`demo-${String(n).padStart(2, '0')}`, at);
+        expect(reading.level).toBeGreaterThanOrEqual(n % 7 === 0 ? 9 : 20);
+        expect(reading.level).toBeLessThanOrEqual(100);
+        if (n % 7 !== 0) expect(reading.power).toBe(reading.charging ? 'usb' : 'battery');
+      }
+    }
+    const hot = simulatedBattery('demo-05', 0);
+    expect(raisedWarnings(hot, 0, DEFAULT_HEALTH_SETTINGS).map((w) => w.code)).toEqual(['battery_hot']);
+    const stuck = simulatedBattery('demo-07', 0);
+    expect(raisedWarnings(stuck, 0, DEFAULT_HEALTH_SETTINGS).map((w) => w.code)).toEqual(['not_charging']);
+    expect(raisedWarnings(simulatedBattery('demo-01', 0), 0, DEFAULT_HEALTH_SETTINGS)).toEqual([]);
   });
 });

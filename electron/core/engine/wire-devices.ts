@@ -1,7 +1,7 @@
 /** Builds the device side of the engine: the sources the options turn on, reporting to one tracker. */
 import type { ServerEvent } from '../api/contract.js';
 import { SOURCE_NAMES, type SourceInfo } from '../api/schemas.js';
-import { AdbBatteryReader, LockdownBatteryReader } from '../devices/health/readers.js';
+import { AdbBatteryReader, DemoBatteryReader, LockdownBatteryReader } from '../devices/health/readers.js';
 import { HealthMonitor, type BatteryReader, type HealthTransition } from '../devices/health/monitor.js';
 import type { DeviceSink, DeviceSource, SourceName, StatusChange } from '../devices/model.js';
 import { AdbSource } from '../devices/sources/adb.js';
@@ -102,6 +102,7 @@ export function wireDevices(options: {
   const readers: Partial<Record<SourceName, BatteryReader>> = {};
   if (config.adb) readers.adb = new AdbBatteryReader(config.adb);
   if (config.usbmux) readers.usbmux = new LockdownBatteryReader(config.usbmux);
+  if (config.demo > 0) readers.demo = new DemoBatteryReader();
   const health = new HealthMonitor({
     host: tracker,
     readers,

@@ -52,3 +52,30 @@ export class LockdownBatteryReader implements BatteryReader {
     return readingFromLockdown(domain);
   }
 }
+
+/**
+ * Batteries for the `--demo` phones: each charges from 20 % to 100 % and drains again over two
+ * hours, from its own starting point, and a few show a problem so the warnings can be seen: every
+ * 5th phone runs hot, every 7th sits on a USB port that does not charge it.
+ */
+export class DemoBatteryReader implements BatteryReader {
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async read(_link: TransportLink, udid: string): Promise<BatteryReading> {
+    return simulatedBattery(udid, this.now());
+  }
+}
+
+const DEMO_PERIOD_MS = 2 * 60 * 60 * 1000;
+
+export function simulatedBattery(udid: string, now: number): BatteryReading {
+  const n = Number(/(\d+)$/.exec(udid)?.[1] ?? 1);
+  if (n % 7 === 0) return { level: 9, temperature: 30.5, charging: false, power: 'usb', health: 'good' };
+  const t = (now / DEMO_PERIOD_MS + n * 0.137) % 1;
+  const charging = t < 0.5;
+  // Up in the first half of the period, down in the second; warmer while charging.
+  const level = Math.round(charging ? 20 + 160 * t : 100 - 160 * (t - 0.5));
+  const warmth = charging ? 2 * t : 2 * (1 - t);
+  const temperature = n % 5 === 0 ? 47.5 : Math.round((29 + 6 * warmth) * 10) / 10;
+  return { level, temperature, charging, power: charging ? 'usb' : 'battery', health: 'good' };
+}
